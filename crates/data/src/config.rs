@@ -1,0 +1,665 @@
+//! The typed `pql.toml` configuration: inputs, column mapping, event roles, plan limits, snapshot cadence
+//! and label horizon.
+//!
+//! A file is parsed into [`RawConfig`] (serde, unknown keys rejected), then checked once by
+//! [`RawConfig::check`] into a [`Config`] whose invariants later stages rely on: paths resolved against the
+//! config file's folder, every event in at most one exclusive role, positive limits and horizon. Every
+//! error names the offending key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+
+/// The checked configuration every stage receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this configuration was read from (used in messages).
+    pub source: PathBuf,
+    /// Input locations, resolved against the config file's folder.
+    pub inputs: Inputs,
+    /// Source column names for each table.
+    pub columns: Columns,
+    /// Declared account attributes (firmographics).
+    pub attributes: Vec<Attribute>,
+    /// What each event name means to the model.
+    pub events: EventRoles,
+    /// Free-plan usage limits.
+    pub limits: Vec<Limit>,
+    /// When snapshots are taken.
+    pub snapshots: Snapshots,
+    /// How labels are defined.
+    pub label: Label,
+}
+
+/// The unchecked form of `pql.toml`, exactly as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[inputs]`: where the three tables live.
+    pub inputs: Inputs,
+    /// `[columns.*]`: source column names, when they differ from the contract's.
+    #[serde(default)]
+    pub columns: Columns,
+    /// `[[attributes]]`: account attribute columns to use as features.
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+    /// `[events]`: event roles.
+    #[serde(default)]
+    pub events: EventRoles,
+    /// `[[limits]]`: free-plan limits.
+    #[serde(default)]
+    pub limits: Vec<Limit>,
+    /// `[snapshots]`: snapshot cadence.
+    #[serde(default)]
+    pub snapshots: Snapshots,
+    /// `[label]`: label definition.
+    #[serde(default)]
+    pub label: Label,
+}
+
+/// `[inputs]`: each entry is a file or a folder of Parquet, CSV or NDJSON files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// Event history: one row per product event.
+    pub events: PathBuf,
+    /// One row per account, with its signup time and attributes.
+    pub accounts: PathBuf,
+    /// One row per conversion to paid; accounts without a row never converted.
+    pub conversions: PathBuf,
+}
+
+/// `[columns.*]`: the source column that holds each contract column.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    /// `[columns.events]`
+    #[serde(default)]
+    pub events: EventColumns,
+    /// `[columns.accounts]`
+    #[serde(default)]
+    pub accounts: AccountColumns,
+    /// `[columns.conversions]`
+    #[serde(default)]
+    pub conversions: ConversionColumns,
+}
+
+/// Source column names of the events table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventColumns {
+    /// The scored entity (workspace, company, or the user for B2C). Default `account_id`.
+    pub account_id: String,
+    /// The acting user; may be empty. Default `user_id`.
+    pub user_id: String,
+    /// The event name. Default `event`.
+    pub event: String,
+    /// When it happened (UTC). Default `timestamp`.
+    pub timestamp: String,
+}
+
+impl Default for EventColumns {
+    fn default() -> Self {
+        Self {
+            account_id: "account_id".into(),
+            user_id: "user_id".into(),
+            event: "event".into(),
+            timestamp: "timestamp".into(),
+        }
+    }
+}
+
+/// Source column names of the accounts table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountColumns {
+    /// Default `account_id`.
+    pub account_id: String,
+    /// Signup time (UTC). Default `signup_at`.
+    pub signup_at: String,
+    /// Current or starting plan; optional in the data. Default `plan`.
+    pub plan: String,
+}
+
+impl Default for AccountColumns {
+    fn default() -> Self {
+        Self {
+            account_id: "account_id".into(),
+            signup_at: "signup_at".into(),
+            plan: "plan".into(),
+        }
+    }
+}
+
+/// Source column names of the conversions table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversionColumns {
+    /// Default `account_id`.
+    pub account_id: String,
+    /// Conversion time (UTC). Default `converted_at`.
+    pub converted_at: String,
+}
+
+impl Default for ConversionColumns {
+    fn default() -> Self {
+        Self {
+            account_id: "account_id".into(),
+            converted_at: "converted_at".into(),
+        }
+    }
+}
+
+/// `[[attributes]]`: an account column used as a feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attribute {
+    /// Column name in the accounts table.
+    pub name: String,
+    /// How the column is read and encoded.
+    pub kind: AttributeKind,
+}
+
+/// How an account attribute is interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeKind {
+    /// A number (e.g. `company_size`), used as is.
+    Numeric,
+    /// A label (e.g. `industry`), one-hot encoded by the features stage.
+    Categorical,
+}
+
+/// `[events]`: what event names mean. Every event not named in `hand_raise`, `collaboration`, `ignore` or
+/// as a limit's `reached_event` counts as product feature usage; `key` events may also be product features.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventRoles {
+    /// Key (activation) events: the actions that show an account got value.
+    pub key: Vec<String>,
+    /// Hand-raise events: pricing page, upgrade click, contact sales.
+    pub hand_raise: Vec<String>,
+    /// Collaboration events: teammate invited or joined.
+    pub collaboration: Vec<String>,
+    /// Events that carry no signal (system notifications, emails) and are left out of every feature.
+    pub ignore: Vec<String>,
+}
+
+/// `[[limits]]`: a free-plan usage limit on one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// The metered event (e.g. `task_created`).
+    pub event: String,
+    /// How many of them the free plan allows per period.
+    pub limit: u64,
+    /// The period over which usage is counted.
+    pub period: LimitPeriod,
+    /// The event the product logs when the limit is hit (e.g. `limit_reached`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached_event: Option<String>,
+}
+
+/// The period of a plan limit; weeks start on Monday, months on the 1st, both at 00:00 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitPeriod {
+    /// Calendar week (Monday to Sunday, UTC).
+    Week,
+    /// Calendar month (UTC).
+    Month,
+    /// The account's whole life.
+    Lifetime,
+}
+
+/// `[snapshots]`: when training and scoring snapshots are taken. A snapshot "as of" a date is taken at
+/// 00:00 UTC that day and sees events strictly up to and including that instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Snapshots {
+    /// Only `weekly` for now.
+    pub cadence: Cadence,
+    /// The weekday weekly snapshots fall on. Default `monday`.
+    pub weekday: Weekday,
+}
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        Self {
+            cadence: Cadence::Weekly,
+            weekday: Weekday::Monday,
+        }
+    }
+}
+
+/// Snapshot cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cadence {
+    /// One snapshot a week.
+    Weekly,
+}
+
+/// A day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl Weekday {
+    /// The chrono weekday.
+    pub fn to_chrono(self) -> chrono::Weekday {
+        match self {
+            Weekday::Monday => chrono::Weekday::Mon,
+            Weekday::Tuesday => chrono::Weekday::Tue,
+            Weekday::Wednesday => chrono::Weekday::Wed,
+            Weekday::Thursday => chrono::Weekday::Thu,
+            Weekday::Friday => chrono::Weekday::Fri,
+            Weekday::Saturday => chrono::Weekday::Sat,
+            Weekday::Sunday => chrono::Weekday::Sun,
+        }
+    }
+
+    /// The weekday of a chrono weekday.
+    pub fn from_chrono(day: chrono::Weekday) -> Self {
+        match day {
+            chrono::Weekday::Mon => Weekday::Monday,
+            chrono::Weekday::Tue => Weekday::Tuesday,
+            chrono::Weekday::Wed => Weekday::Wednesday,
+            chrono::Weekday::Thu => Weekday::Thursday,
+            chrono::Weekday::Fri => Weekday::Friday,
+            chrono::Weekday::Sat => Weekday::Saturday,
+            chrono::Weekday::Sun => Weekday::Sunday,
+        }
+    }
+}
+
+/// `[label]`: an eligible snapshot is labelled 1 when the account converts in `(as_of, as_of + horizon]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Label {
+    /// Horizon in days. Default 30.
+    pub horizon_days: u32,
+}
+
+impl Default for Label {
+    fn default() -> Self {
+        Self { horizon_days: 30 }
+    }
+}
+
+impl Config {
+    /// Reads and checks a `pql.toml` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks configuration text; `path` locates relative inputs and names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: err.to_string().trim_end().to_string(),
+        })?;
+        raw.check(path)
+    }
+
+    /// The exclusive role of an event name (`hand_raise`, `collaboration`, `ignore` or `limit_reached`), or
+    /// `None` when it counts as product-feature usage.
+    pub fn exclusive_role(&self, event: &str) -> Option<&'static str> {
+        let named = |list: &[String]| list.iter().any(|e| e == event);
+        if named(&self.events.hand_raise) {
+            Some("hand_raise")
+        } else if named(&self.events.collaboration) {
+            Some("collaboration")
+        } else if named(&self.events.ignore) {
+            Some("ignore")
+        } else if self.limits.iter().any(|l| l.reached_event.as_deref() == Some(event)) {
+            Some("limit_reached")
+        } else {
+            None
+        }
+    }
+}
+
+impl RawConfig {
+    /// Validates the configuration once, resolving input paths against `path`'s folder.
+    pub fn check(self, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new(""));
+        let resolve = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        for (key, p) in [
+            ("inputs.events", &self.inputs.events),
+            ("inputs.accounts", &self.inputs.accounts),
+            ("inputs.conversions", &self.inputs.conversions),
+        ] {
+            if p.as_os_str().is_empty() {
+                return Err(invalid(key.into(), "must name a file or folder".into()));
+            }
+        }
+        let inputs = Inputs {
+            events: resolve(&self.inputs.events),
+            accounts: resolve(&self.inputs.accounts),
+            conversions: resolve(&self.inputs.conversions),
+        };
+
+        check_columns(&self.columns, &invalid)?;
+
+        let mut attribute_names = BTreeMap::new();
+        for (i, attribute) in self.attributes.iter().enumerate() {
+            let key = format!("attributes[{i}].name");
+            if attribute.name.trim().is_empty() {
+                return Err(invalid(key, "must name a column of the accounts table".into()));
+            }
+            let reserved = [
+                &self.columns.accounts.account_id,
+                &self.columns.accounts.signup_at,
+                &self.columns.accounts.plan,
+            ];
+            if reserved.contains(&&attribute.name) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "`{}` is a contract column of the accounts table, not an attribute",
+                        attribute.name
+                    ),
+                ));
+            }
+            if let Some(first) = attribute_names.insert(attribute.name.clone(), i) {
+                return Err(invalid(
+                    key,
+                    format!("`{}` is already declared in attributes[{first}]", attribute.name),
+                ));
+            }
+        }
+
+        // Event roles: hand_raise, collaboration, ignore and limit signals are mutually exclusive.
+        let mut owner: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |event: &str, key: String| -> Result<(), ConfigError> {
+            if event.trim().is_empty() {
+                return Err(invalid(key, "event names cannot be empty".into()));
+            }
+            if let Some(previous) = owner.get(event) {
+                return Err(invalid(
+                    key,
+                    format!("event `{event}` is already given a role by {previous}"),
+                ));
+            }
+            owner.insert(event.to_string(), key);
+            Ok(())
+        };
+        for (role, list) in [
+            ("hand_raise", &self.events.hand_raise),
+            ("collaboration", &self.events.collaboration),
+            ("ignore", &self.events.ignore),
+        ] {
+            for (i, event) in list.iter().enumerate() {
+                claim(event, format!("events.{role}[{i}]"))?;
+            }
+        }
+        for (i, limit) in self.limits.iter().enumerate() {
+            if let Some(reached) = &limit.reached_event {
+                let already_reached = self.limits[..i]
+                    .iter()
+                    .any(|l| l.reached_event.as_ref() == Some(reached));
+                if !already_reached {
+                    claim(reached, format!("limits[{i}].reached_event"))?;
+                }
+            }
+        }
+        for (i, event) in self.events.key.iter().enumerate() {
+            let key = format!("events.key[{i}]");
+            if event.trim().is_empty() {
+                return Err(invalid(key, "event names cannot be empty".into()));
+            }
+            if self.events.ignore.contains(event) {
+                return Err(invalid(key, format!("event `{event}` is also in events.ignore")));
+            }
+        }
+        for (i, limit) in self.limits.iter().enumerate() {
+            if limit.event.trim().is_empty() {
+                return Err(invalid(
+                    format!("limits[{i}].event"),
+                    "event names cannot be empty".into(),
+                ));
+            }
+            if let Some(role) = owner.get(limit.event.as_str()) {
+                return Err(invalid(
+                    format!("limits[{i}].event"),
+                    format!("the metered event `{}` is also listed in {role}", limit.event),
+                ));
+            }
+            if limit.limit == 0 {
+                return Err(invalid(format!("limits[{i}].limit"), "must be at least 1".into()));
+            }
+            if self.limits[..i]
+                .iter()
+                .any(|l| l.event == limit.event && l.period == limit.period)
+            {
+                return Err(invalid(
+                    format!("limits[{i}]"),
+                    format!("a {} limit on `{}` is declared twice", limit.period, limit.event),
+                ));
+            }
+        }
+        if self.label.horizon_days == 0 || self.label.horizon_days > 3660 {
+            return Err(invalid(
+                "label.horizon_days".into(),
+                format!("must be between 1 and 3660 days, got {}", self.label.horizon_days),
+            ));
+        }
+
+        Ok(Config {
+            source: path.to_path_buf(),
+            inputs,
+            columns: self.columns,
+            attributes: self.attributes,
+            events: self.events,
+            limits: self.limits,
+            snapshots: self.snapshots,
+            label: self.label,
+        })
+    }
+}
+
+fn check_columns(columns: &Columns, invalid: &impl Fn(String, String) -> ConfigError) -> Result<(), ConfigError> {
+    let tables: [(&str, Vec<(&str, &String)>); 3] = [
+        (
+            "events",
+            vec![
+                ("account_id", &columns.events.account_id),
+                ("user_id", &columns.events.user_id),
+                ("event", &columns.events.event),
+                ("timestamp", &columns.events.timestamp),
+            ],
+        ),
+        (
+            "accounts",
+            vec![
+                ("account_id", &columns.accounts.account_id),
+                ("signup_at", &columns.accounts.signup_at),
+                ("plan", &columns.accounts.plan),
+            ],
+        ),
+        (
+            "conversions",
+            vec![
+                ("account_id", &columns.conversions.account_id),
+                ("converted_at", &columns.conversions.converted_at),
+            ],
+        ),
+    ];
+    for (table, mapping) in tables {
+        for (i, (name, source)) in mapping.iter().enumerate() {
+            let key = format!("columns.{table}.{name}");
+            if source.trim().is_empty() {
+                return Err(invalid(key, "must name a source column".into()));
+            }
+            if let Some((other, _)) = mapping[..i].iter().find(|(_, s)| s == source) {
+                return Err(invalid(
+                    key,
+                    format!("source column `{source}` is already mapped to columns.{table}.{other}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for LimitPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitPeriod::Week => "week",
+            LimitPeriod::Month => "month",
+            LimitPeriod::Lifetime => "lifetime",
+        })
+    }
+}
+
+impl fmt::Display for AttributeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AttributeKind::Numeric => "numeric",
+            AttributeKind::Categorical => "categorical",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [inputs]
+        events = "events"
+        accounts = "accounts.csv"
+        conversions = "/abs/conversions.parquet"
+    "#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/project/pql.toml"))
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).expect_err("config should be rejected").to_string()
+    }
+
+    #[test]
+    fn minimal_config_gets_documented_defaults_and_resolved_paths() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.inputs.events, Path::new("/project/events"));
+        assert_eq!(config.inputs.accounts, Path::new("/project/accounts.csv"));
+        assert_eq!(config.inputs.conversions, Path::new("/abs/conversions.parquet"));
+        assert_eq!(config.columns.events.timestamp, "timestamp");
+        assert_eq!(config.label.horizon_days, 30);
+        assert_eq!(config.snapshots.cadence, Cadence::Weekly);
+        assert_eq!(config.snapshots.weekday, Weekday::Monday);
+        assert!(config.limits.is_empty() && config.attributes.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = error_of(&format!("{MINIMAL}\n[label]\nhorizon_day = 30\n"));
+        assert!(err.contains("horizon_day"), "{err}");
+        assert!(err.contains("/project/pql.toml"), "{err}");
+    }
+
+    #[test]
+    fn missing_section_is_named() {
+        let err = error_of("[label]\nhorizon_days = 30\n");
+        assert!(err.contains("inputs"), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_value_is_named() {
+        let err = error_of(&format!(
+            "{MINIMAL}\n[[limits]]\nevent = \"task_created\"\nlimit = 5\nperiod = \"year\"\n"
+        ));
+        assert!(err.contains("period") && err.contains("year"), "{err}");
+    }
+
+    #[test]
+    fn zero_horizon_names_the_key() {
+        let err = error_of(&format!("{MINIMAL}\n[label]\nhorizon_days = 0\n"));
+        assert!(err.contains("label.horizon_days"), "{err}");
+    }
+
+    #[test]
+    fn event_in_two_roles_names_both_keys() {
+        let err = error_of(&format!(
+            "{MINIMAL}\n[events]\nhand_raise = [\"pricing\"]\nignore = [\"x\", \"pricing\"]\n"
+        ));
+        assert!(err.contains("events.ignore[1]"), "{err}");
+        assert!(err.contains("events.hand_raise[0]"), "{err}");
+    }
+
+    #[test]
+    fn zero_limit_names_the_key() {
+        let err = error_of(&format!(
+            "{MINIMAL}\n[[limits]]\nevent = \"task_created\"\nlimit = 0\nperiod = \"month\"\n"
+        ));
+        assert!(err.contains("limits[0].limit"), "{err}");
+    }
+
+    #[test]
+    fn metered_event_cannot_be_ignored() {
+        let err = error_of(&format!(
+            "{MINIMAL}\n[events]\nignore = [\"task_created\"]\n[[limits]]\nevent = \"task_created\"\nlimit = 3\nperiod = \"week\"\n"
+        ));
+        assert!(err.contains("limits[0].event"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_column_mapping_is_named() {
+        let err = error_of(&format!(
+            "{MINIMAL}\n[columns.events]\nevent = \"name\"\nuser_id = \"name\"\n"
+        ));
+        assert!(err.contains("columns.events"), "{err}");
+    }
+
+    #[test]
+    fn attribute_shadowing_a_contract_column_is_named() {
+        let err = error_of(&format!(
+            "{MINIMAL}\n[[attributes]]\nname = \"plan\"\nkind = \"categorical\"\n"
+        ));
+        assert!(err.contains("attributes[0].name"), "{err}");
+    }
+
+    #[test]
+    fn roles_classify_events() {
+        let config = parse(&format!(
+            "{MINIMAL}\n[events]\nkey = [\"report\"]\nhand_raise = [\"pricing\"]\n[[limits]]\nevent = \"task\"\nlimit = 3\nperiod = \"month\"\nreached_event = \"limit_hit\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.exclusive_role("pricing"), Some("hand_raise"));
+        assert_eq!(config.exclusive_role("limit_hit"), Some("limit_reached"));
+        assert_eq!(config.exclusive_role("report"), None);
+        assert_eq!(config.exclusive_role("task"), None);
+    }
+}

@@ -1,0 +1,479 @@
+//! Reading the three input tables into the data contract.
+//!
+//! Each table is a file or a folder of files (Parquet, CSV or NDJSON, chosen by extension; in a folder,
+//! names starting with `.` or `_`, such as Spark's `_SUCCESS`, are skipped). Every file is read on its own,
+//! its mapped columns are converted to the contract types, and the files are stacked in name order.
+//! Conversions are strict: a value that cannot be read fails with the file, column, 1-based data row and
+//! the value itself; nothing is dropped.
+//!
+//! Contract types after reading:
+//! - events: `account_id` str, `user_id` str (null when empty), `event` str, `timestamp` datetime[μs];
+//! - accounts: `account_id` str (unique), `signup_at` datetime[μs], `plan` str (null when absent), then
+//!   each declared attribute (numeric as f64, categorical as str, null when empty);
+//! - conversions: `account_id` str, `converted_at` datetime[μs].
+//!
+//! All datetimes are UTC instants stored without a zone. Text timestamps may be RFC 3339
+//! (`2025-01-06T09:30:00Z`, any offset), a zone-less date-time taken as UTC (`2025-01-06 09:30:00`), or a
+//! date taken as midnight UTC (`2025-01-06`).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use polars::prelude::*;
+
+use crate::config::{AttributeKind, Config};
+use crate::error::InputError;
+
+/// The three input tables, read and checked.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Events, in the contract's column names and types.
+    pub events: DataFrame,
+    /// Accounts, one row per account.
+    pub accounts: DataFrame,
+    /// Conversions, as recorded (an account may appear more than once).
+    pub conversions: DataFrame,
+}
+
+impl Dataset {
+    /// Reads all three tables named by the config.
+    pub fn read(config: &Config) -> Result<Dataset, InputError> {
+        Ok(Dataset {
+            events: read_events(config)?,
+            accounts: read_accounts(config)?,
+            conversions: read_conversions(config)?,
+        })
+    }
+}
+
+/// How one contract column is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Non-empty text; integers are accepted and written as text.
+    Id,
+    /// Text; empty becomes null.
+    OptionalText,
+    /// A required UTC timestamp.
+    Timestamp,
+    /// A number; empty becomes null.
+    Number,
+}
+
+/// One column of a table: its output name, its source name, the config key that maps it, how it is read,
+/// and whether a file may lack it.
+struct ColumnSpec {
+    name: String,
+    source: String,
+    key: String,
+    kind: Kind,
+    optional: bool,
+}
+
+impl ColumnSpec {
+    fn required(table: &str, contract: &str, source: &str, kind: Kind) -> Self {
+        Self {
+            name: contract.to_string(),
+            source: source.to_string(),
+            key: format!("[columns.{table}] {contract}"),
+            kind,
+            optional: false,
+        }
+    }
+}
+
+/// Reads the events table: `account_id`, `user_id`, `event`, `timestamp`.
+pub fn read_events(config: &Config) -> Result<DataFrame, InputError> {
+    const TABLE: &str = "events";
+    let c = &config.columns.events;
+    let specs = [
+        ColumnSpec::required(TABLE, "account_id", &c.account_id, Kind::Id),
+        ColumnSpec::required(TABLE, "user_id", &c.user_id, Kind::OptionalText),
+        ColumnSpec::required(TABLE, "event", &c.event, Kind::Id),
+        ColumnSpec::required(TABLE, "timestamp", &c.timestamp, Kind::Timestamp),
+    ];
+    read_table(&config.inputs.events, &specs, |_, _| Ok(()))
+}
+
+/// Reads the accounts table: `account_id`, `signup_at`, `plan`, then the declared attributes in order.
+/// An account id that appears twice is an error.
+pub fn read_accounts(config: &Config) -> Result<DataFrame, InputError> {
+    const TABLE: &str = "accounts";
+    let c = &config.columns.accounts;
+    let mut specs = vec![
+        ColumnSpec::required(TABLE, "account_id", &c.account_id, Kind::Id),
+        ColumnSpec::required(TABLE, "signup_at", &c.signup_at, Kind::Timestamp),
+        ColumnSpec {
+            optional: true,
+            ..ColumnSpec::required(TABLE, "plan", &c.plan, Kind::OptionalText)
+        },
+    ];
+    for (i, attribute) in config.attributes.iter().enumerate() {
+        specs.push(ColumnSpec {
+            name: attribute.name.clone(),
+            source: attribute.name.clone(),
+            key: format!("attributes[{i}].name"),
+            kind: match attribute.kind {
+                AttributeKind::Numeric => Kind::Number,
+                AttributeKind::Categorical => Kind::OptionalText,
+            },
+            optional: false,
+        });
+    }
+    let mut seen = HashSet::new();
+    read_table(&config.inputs.accounts, &specs, |path, frame| {
+        let ids = frame
+            .column("account_id")
+            .and_then(|c| c.str())
+            .map_err(|e| InputError::Unreadable {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        for (i, id) in ids.iter().enumerate() {
+            let id = id.unwrap_or_default();
+            if !seen.insert(id.to_string()) {
+                return Err(InputError::DuplicateAccount {
+                    path: path.to_path_buf(),
+                    column: c.account_id.clone(),
+                    row: i + 1,
+                    account_id: id.to_string(),
+                });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Reads the conversions table: `account_id`, `converted_at`.
+pub fn read_conversions(config: &Config) -> Result<DataFrame, InputError> {
+    const TABLE: &str = "conversions";
+    let c = &config.columns.conversions;
+    let specs = [
+        ColumnSpec::required(TABLE, "account_id", &c.account_id, Kind::Id),
+        ColumnSpec::required(TABLE, "converted_at", &c.converted_at, Kind::Timestamp),
+    ];
+    read_table(&config.inputs.conversions, &specs, |_, _| Ok(()))
+}
+
+/// The data files a table's path names: the file itself, or a folder's data files in name order.
+pub fn data_files(path: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let io = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let file = entry.map_err(io)?.path();
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') || name.starts_with('_') || file.is_dir() {
+            continue;
+        }
+        if Format::of(&file).is_none() {
+            return Err(InputError::UnknownFormat { path: file });
+        }
+        files.push(file);
+    }
+    if files.is_empty() {
+        return Err(InputError::NoFiles {
+            path: path.to_path_buf(),
+        });
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A supported file format, from the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.parquet` or `.pq`
+    Parquet,
+    /// `.csv`
+    Csv,
+    /// `.ndjson`, `.jsonl` or `.json` (one object per line)
+    Ndjson,
+}
+
+impl Format {
+    /// The format a path's extension names, if any.
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "parquet" | "pq" => Some(Format::Parquet),
+            "csv" => Some(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+}
+
+/// Reads every file of a table, converts each to the contract and stacks them.
+fn read_table(
+    path: &Path,
+    specs: &[ColumnSpec],
+    mut check: impl FnMut(&Path, &DataFrame) -> Result<(), InputError>,
+) -> Result<DataFrame, InputError> {
+    let mut stacked: Option<DataFrame> = None;
+    for file in data_files(path)? {
+        let frame = read_file(&file, specs)?;
+        check(&file, &frame)?;
+        match stacked.as_mut() {
+            None => stacked = Some(frame),
+            Some(all) => {
+                all.vstack_mut_owned(frame).map_err(|e| unreadable(&file, e))?;
+            }
+        }
+    }
+    let mut frame = stacked.expect("data_files returns at least one file");
+    frame.rechunk_mut_par();
+    Ok(frame)
+}
+
+fn unreadable(path: &Path, err: PolarsError) -> InputError {
+    InputError::Unreadable {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    }
+}
+
+/// Reads one file's mapped columns and converts them to the contract.
+fn read_file(path: &Path, specs: &[ColumnSpec]) -> Result<DataFrame, InputError> {
+    let format = Format::of(path).ok_or_else(|| InputError::UnknownFormat {
+        path: path.to_path_buf(),
+    })?;
+    let raw = match format {
+        Format::Parquet => {
+            let file = File::open(path).map_err(|source| InputError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let mut reader = ParquetReader::new(file);
+            let schema = reader.schema().map_err(|e| unreadable(path, e))?;
+            let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+            let present = check_present(path, specs, &names)?;
+            reader
+                .with_columns(Some(present))
+                .finish()
+                .map_err(|e| unreadable(path, e))?
+        }
+        Format::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish())
+            .map_err(|e| unreadable(path, e))?,
+        Format::Ndjson => {
+            let file = File::open(path).map_err(|source| InputError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            JsonReader::new(file)
+                .with_json_format(JsonFormat::JsonLines)
+                .finish()
+                .map_err(|e| unreadable(path, e))?
+        }
+    };
+    let names: Vec<String> = raw.get_column_names().iter().map(|n| n.to_string()).collect();
+    check_present(path, specs, &names)?;
+    let height = raw.height();
+    let mut columns = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let name = spec.name.as_str();
+        let column = match raw.column(&spec.source) {
+            Ok(column) => convert(path, spec, column.as_materialized_series())?,
+            Err(_) => Series::full_null(name.into(), height, &DataType::String),
+        };
+        columns.push(column.with_name(name.into()).into_column());
+    }
+    DataFrame::new(height, columns).map_err(|e| unreadable(path, e))
+}
+
+/// Checks that every required source column exists; returns the source columns to read.
+fn check_present(path: &Path, specs: &[ColumnSpec], names: &[String]) -> Result<Vec<String>, InputError> {
+    let mut present = Vec::new();
+    for spec in specs {
+        if names.iter().any(|n| n == &spec.source) {
+            present.push(spec.source.clone());
+        } else if !spec.optional {
+            return Err(InputError::MissingColumn {
+                path: path.to_path_buf(),
+                key: spec.key.clone(),
+                column: spec.source.clone(),
+                found: names.join(", "),
+            });
+        }
+    }
+    Ok(present)
+}
+
+const TIMESTAMP_EXPECTED: &str =
+    "a UTC timestamp (RFC 3339 such as 2025-01-06T09:30:00Z, or 2025-01-06 09:30:00, or 2025-01-06)";
+const NUMBER_EXPECTED: &str = "a number";
+
+/// Converts one source column to its contract type, failing on the first value that does not fit.
+fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, InputError> {
+    // A column with no value at all (e.g. an NDJSON key that is always null) has no type; read it as text.
+    let series = &match series.dtype() {
+        DataType::Null => series.cast(&DataType::String).map_err(|e| unreadable(path, e))?,
+        _ => series.clone(),
+    };
+    let bad_type = |expected: &'static str| InputError::BadType {
+        path: path.to_path_buf(),
+        column: spec.source.clone(),
+        dtype: series.dtype().to_string(),
+        expected,
+    };
+    let missing = |row: usize| InputError::MissingValue {
+        path: path.to_path_buf(),
+        column: spec.source.clone(),
+        row: row + 1,
+    };
+    match spec.kind {
+        Kind::Id | Kind::OptionalText => {
+            let text = match series.dtype() {
+                DataType::String => series.clone(),
+                dtype if dtype.is_integer() => series.cast(&DataType::String).map_err(|e| unreadable(path, e))?,
+                _ => return Err(bad_type("text or integer")),
+            };
+            let values = text.str().map_err(|e| unreadable(path, e))?;
+            if spec.kind == Kind::Id {
+                if let Some(row) = values.iter().position(|v| v.is_none_or(|v| v.trim().is_empty())) {
+                    return Err(missing(row));
+                }
+                Ok(text)
+            } else {
+                Ok(values
+                    .iter()
+                    .map(|v| v.filter(|v| !v.is_empty()))
+                    .collect::<StringChunked>()
+                    .into_series())
+            }
+        }
+        Kind::Timestamp => {
+            let micros: Int64Chunked = match series.dtype() {
+                DataType::Datetime(unit, _) => {
+                    let values = series.datetime().map_err(|e| unreadable(path, e))?;
+                    let scale = match unit {
+                        TimeUnit::Nanoseconds => |v: i64| v.div_euclid(1_000),
+                        TimeUnit::Microseconds => |v: i64| v,
+                        TimeUnit::Milliseconds => |v: i64| v * 1_000,
+                    };
+                    values.physical().apply_values(scale)
+                }
+                DataType::Date => {
+                    let days = series.date().map_err(|e| unreadable(path, e))?;
+                    days.physical()
+                        .iter()
+                        .map(|d| d.map(|d| i64::from(d) * 86_400_000_000))
+                        .collect()
+                }
+                DataType::String => {
+                    let values = series.str().map_err(|e| unreadable(path, e))?;
+                    let mut out = Vec::with_capacity(values.len());
+                    for (row, value) in values.iter().enumerate() {
+                        let value = value.ok_or_else(|| missing(row))?;
+                        let micros = parse_timestamp(value).ok_or_else(|| InputError::BadValue {
+                            path: path.to_path_buf(),
+                            column: spec.source.clone(),
+                            row: row + 1,
+                            value: value.to_string(),
+                            expected: TIMESTAMP_EXPECTED,
+                        })?;
+                        out.push(micros);
+                    }
+                    Int64Chunked::from_vec(PlSmallStr::EMPTY, out)
+                }
+                _ => return Err(bad_type("a timestamp, a date or RFC 3339 text")),
+            };
+            if let Some(row) = micros.iter().position(|v| v.is_none()) {
+                return Err(missing(row));
+            }
+            Ok(micros.into_datetime(TimeUnit::Microseconds, None).into_series())
+        }
+        Kind::Number => match series.dtype() {
+            dtype if dtype.is_primitive_numeric() => series.cast(&DataType::Float64).map_err(|e| unreadable(path, e)),
+            DataType::String => {
+                let values = series.str().map_err(|e| unreadable(path, e))?;
+                let mut out = Vec::with_capacity(values.len());
+                for (row, value) in values.iter().enumerate() {
+                    let number = match value.map(str::trim) {
+                        None | Some("") => None,
+                        Some(text) => Some(text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                            InputError::BadValue {
+                                path: path.to_path_buf(),
+                                column: spec.source.clone(),
+                                row: row + 1,
+                                value: text.to_string(),
+                                expected: NUMBER_EXPECTED,
+                            }
+                        })?),
+                    };
+                    out.push(number);
+                }
+                Ok(Float64Chunked::from_iter_options(PlSmallStr::EMPTY, out.into_iter()).into_series())
+            }
+            _ => Err(bad_type("a number")),
+        },
+    }
+}
+
+/// Parses a UTC timestamp from text (see the module docs for the accepted forms), in microseconds since
+/// the Unix epoch.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_micros());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc().timestamp_micros());
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| {
+        d.and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_micros()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_in_every_accepted_form() {
+        let expected = 1_736_155_800_000_000; // 2025-01-06T09:30:00Z
+        assert_eq!(parse_timestamp("2025-01-06T09:30:00Z"), Some(expected));
+        assert_eq!(parse_timestamp("2025-01-06T10:30:00+01:00"), Some(expected));
+        assert_eq!(parse_timestamp("2025-01-06T09:30:00.250Z"), Some(expected + 250_000));
+        assert_eq!(parse_timestamp("2025-01-06 09:30:00"), Some(expected));
+        assert_eq!(parse_timestamp("2025-01-06T09:30:00"), Some(expected));
+        assert_eq!(parse_timestamp("2025-01-06"), Some(expected - 34_200_000_000));
+    }
+
+    #[test]
+    fn malformed_timestamps_are_rejected() {
+        for bad in [
+            "",
+            "yesterday",
+            "2025-13-01T00:00:00Z",
+            "2025-01-06T25:00:00Z",
+            "1736155800",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(Format::of(Path::new("a/b.PARQUET")), Some(Format::Parquet));
+        assert_eq!(Format::of(Path::new("x.csv")), Some(Format::Csv));
+        assert_eq!(Format::of(Path::new("x.jsonl")), Some(Format::Ndjson));
+        assert_eq!(Format::of(Path::new("x.txt")), None);
+    }
+}

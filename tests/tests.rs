@@ -1,0 +1,5 @@
+//! End-to-end tests: they run the real `pql` binary on fixture data in temporary folders.
+
+mod contract;
+mod generate;
+mod util;
