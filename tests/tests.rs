@@ -1,5 +1,6 @@
 //! End-to-end tests: they run the real `pql` binary on fixture data in temporary folders.
 
 mod contract;
+mod features;
 mod generate;
 mod util;

@@ -47,6 +47,35 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         horizon_days: u32,
     },
+    /// Compute point-in-time features: one row per eligible (account, as_of) with its label.
+    #[command(
+        after_help = "Examples:\n  pql features --config data/sample/pql.toml --as-of 2025-05-05 --out features.parquet\n  \
+        pql features --config data/sample/pql.toml --from 2025-05-05 --to 2025-06-23 --out features.csv\n  \
+        pql features --config data/sample/pql.toml --describe\n\n\
+        Features only see events at or before 00:00 UTC of each as_of date. The output is Parquet or CSV by \
+        extension: account_id, as_of, label (1 converted within the horizon, 0 not, empty when the horizon is \
+        not fully observed), then the features in dictionary order (see docs/features.md)."
+    )]
+    Features {
+        /// The pql.toml to use.
+        #[arg(long)]
+        config: PathBuf,
+        /// Output file (.parquet or .csv).
+        #[arg(long, required_unless_present = "describe")]
+        out: Option<PathBuf>,
+        /// One snapshot at 00:00 UTC of this date.
+        #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_any = ["from", "describe"])]
+        as_of: Option<chrono::NaiveDate>,
+        /// First date of a range of weekly snapshots (on the configured weekday).
+        #[arg(long, requires = "to")]
+        from: Option<chrono::NaiveDate>,
+        /// Last date of the range.
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
+        /// Print the feature dictionary for this config instead of computing features.
+        #[arg(long)]
+        describe: bool,
+    },
     /// Validate a config and its inputs, and summarise the data under it.
     #[command(after_help = "Example:\n  pql check --config data/sample/pql.toml")]
     Check {
@@ -118,6 +147,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  {:>10}  total", human_bytes(total));
             Ok(())
         }
+        Command::Features {
+            config,
+            out,
+            as_of,
+            from,
+            to,
+            describe,
+        } => {
+            let config = pql_data::Config::load(&config)?;
+            if describe {
+                print_dictionary(&pql_features::describe(&config)?);
+                return Ok(());
+            }
+            let snapshots = match (as_of, from, to) {
+                (Some(date), _, _) => pql_features::Snapshots::One(date),
+                (None, Some(from), Some(to)) => pql_features::Snapshots::Range { from, to },
+                _ => anyhow::bail!("give --as-of DATE or --from DATE --to DATE"),
+            };
+            let out = out.context("--out is required")?;
+            let started = std::time::Instant::now();
+            let mut table = pql_features::build(&config, &snapshots)?;
+            let report = &table.report;
+            let metadata = vec![
+                ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+                ("pql.input_report".to_string(), serde_json::to_string(report)?),
+                ("pql.features".to_string(), serde_json::to_string(&table.defs)?),
+            ];
+            pql_data::write_frame(&mut table.frame, &out, &metadata)?;
+            let labels = table.frame.column("label")?.as_materialized_series();
+            let labelled = labels.len() - labels.null_count();
+            let positives = labels.cast(&polars::prelude::DataType::Float64)?.sum::<f64>()?;
+            eprint!("{}", report_text(report));
+            println!(
+                "wrote {} rows ({} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
+                table.frame.height(),
+                labelled,
+                100.0 * positives / labelled.max(1) as f64,
+                table.defs.len(),
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Check { config } => {
             let config = pql_data::Config::load(&config)?;
             let data = pql_data::Dataset::read(&config)?;
@@ -126,6 +198,68 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Prints the feature dictionary as an aligned table.
+fn print_dictionary(defs: &[pql_features::FeatureDef]) {
+    let width = defs.iter().map(|d| d.name.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<width$}  {:<16} {:<7} {:<7}  description",
+        "name", "family", "unit", "missing"
+    );
+    for def in defs {
+        println!(
+            "{:<width$}  {:<16} {:<7} {:<7}  {}",
+            def.name,
+            def.family.to_string(),
+            def.unit.to_string(),
+            def.missing.to_string(),
+            def.description
+        );
+    }
+}
+
+/// The input report as lines, naming only what happened.
+fn report_text(report: &pql_features::InputReport) -> String {
+    let mut text = format!(
+        "read {} events, used {}; {} accounts; {} conversions\n",
+        report.events_read, report.events_used, report.accounts, report.conversions_read
+    );
+    let skipped = [
+        (report.ignored_events, "events ignored by the config"),
+        (
+            report.events_missing_values,
+            "events with a missing account, event or timestamp (dropped)",
+        ),
+        (
+            report.events_of_unknown_accounts,
+            "events of accounts missing from the accounts table (dropped)",
+        ),
+        (
+            report.events_before_signup,
+            "events before their account's signup (dropped)",
+        ),
+        (report.duplicate_events, "duplicate events (dropped)"),
+        (
+            report.events_out_of_range,
+            "events dated before 2000 or after 2099 (dropped)",
+        ),
+        (
+            report.conversions_of_unknown_accounts,
+            "conversions of unknown accounts (dropped)",
+        ),
+        (report.repeated_conversions, "repeated conversions (the first counts)"),
+        (
+            report.conversions_before_signup,
+            "accounts converted before signup (never eligible)",
+        ),
+    ];
+    for (count, what) in skipped {
+        if count > 0 {
+            text.push_str(&format!("  {count} {what}\n"));
+        }
+    }
+    text
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -96,6 +96,76 @@ pub fn read_events(config: &Config) -> Result<DataFrame, InputError> {
     read_table(&config.inputs.events, &specs, |_, _| Ok(()))
 }
 
+/// Scans the events table lazily, in the contract's names and types, for pipelines that stream over large
+/// histories. Parquet files with typed columns are scanned without loading them; CSV and NDJSON files (and
+/// Parquet files with text timestamps) are read and checked eagerly first, exactly as [`read_events`] does.
+/// Unlike [`read_events`], a missing required value in Parquet is left as null for the caller to count.
+pub fn scan_events(config: &Config) -> Result<LazyFrame, InputError> {
+    const TABLE: &str = "events";
+    let c = &config.columns.events;
+    let specs = [
+        ColumnSpec::required(TABLE, "account_id", &c.account_id, Kind::Id),
+        ColumnSpec::required(TABLE, "user_id", &c.user_id, Kind::OptionalText),
+        ColumnSpec::required(TABLE, "event", &c.event, Kind::Id),
+        ColumnSpec::required(TABLE, "timestamp", &c.timestamp, Kind::Timestamp),
+    ];
+    let mut frames = Vec::new();
+    for file in data_files(&config.inputs.events)? {
+        let lazy = match Format::of(&file) {
+            Some(Format::Parquet) => scan_parquet(&file, &specs)?,
+            _ => None,
+        };
+        frames.push(match lazy {
+            Some(lazy) => lazy,
+            None => read_file(&file, &specs)?.lazy(),
+        });
+    }
+    concat(frames, UnionArgs::default()).map_err(|e| unreadable(&config.inputs.events, e))
+}
+
+/// A lazy scan of a Parquet file converted to the contract, or `None` when its columns need the eager,
+/// checked conversion (text timestamps, unusual types).
+fn scan_parquet(path: &Path, specs: &[ColumnSpec]) -> Result<Option<LazyFrame>, InputError> {
+    let file = File::open(path).map_err(|source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let schema = ParquetReader::new(file).schema().map_err(|e| unreadable(path, e))?;
+    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    check_present(path, specs, &names)?;
+    let schema = Schema::from_arrow_schema(&schema);
+    let mut exprs = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let dtype = schema.get(spec.source.as_str()).cloned().unwrap_or(DataType::Null);
+        let source = col(spec.source.as_str());
+        let expr = match (spec.kind, &dtype) {
+            (Kind::Id, DataType::String) => source,
+            (Kind::Id, d) if d.is_integer() => source.cast(DataType::String),
+            (Kind::OptionalText, DataType::String) => when(source.clone().eq(lit("")))
+                .then(lit(NULL).cast(DataType::String))
+                .otherwise(source),
+            (Kind::OptionalText, d) if d.is_integer() => source.cast(DataType::String),
+            (Kind::OptionalText, DataType::Null) => source.cast(DataType::String),
+            (Kind::Timestamp, DataType::Datetime(unit, _)) => {
+                let micros = source.to_physical();
+                let micros = match unit {
+                    TimeUnit::Nanoseconds => micros.floor_div(lit(1_000i64)),
+                    TimeUnit::Microseconds => micros,
+                    TimeUnit::Milliseconds => micros * lit(1_000i64),
+                };
+                micros.cast(DataType::Datetime(TimeUnit::Microseconds, None))
+            }
+            (Kind::Timestamp, DataType::Date) => (source.to_physical().cast(DataType::Int64) * lit(86_400_000_000i64))
+                .cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+            _ => return Ok(None),
+        };
+        exprs.push(expr.alias(spec.name.as_str()));
+    }
+    let path_ref = PlRefPath::try_from_path(path).map_err(|e| unreadable(path, e))?;
+    let scan = LazyFrame::scan_parquet(path_ref, ScanArgsParquet::default()).map_err(|e| unreadable(path, e))?;
+    Ok(Some(scan.select(exprs)))
+}
+
 /// Reads the accounts table: `account_id`, `signup_at`, `plan`, then the declared attributes in order.
 /// An account id that appears twice is an error.
 pub fn read_accounts(config: &Config) -> Result<DataFrame, InputError> {

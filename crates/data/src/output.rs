@@ -44,22 +44,38 @@ where
     Ok(())
 }
 
-/// Writes a frame atomically as Parquet (zstd) or CSV, chosen by `path`'s extension. Datetimes in CSV are
-/// written as RFC 3339 UTC text.
-pub fn write_frame(frame: &mut DataFrame, path: &Path) -> Result<(), OutputError> {
+/// Writes a frame atomically as Parquet (zstd) or CSV, chosen by `path`'s extension, with key/value
+/// metadata: in the Parquet footer, or for CSV in a sidecar `<path>.meta.json` (also written atomically).
+/// Datetimes in CSV are written as RFC 3339 UTC text.
+pub fn write_frame(frame: &mut DataFrame, path: &Path, metadata: &[(String, String)]) -> Result<(), OutputError> {
     match Format::of(path) {
         Some(Format::Parquet) => write_atomically(path, |out| {
+            let metadata = (!metadata.is_empty()).then(|| KeyValueMetadata::from_static(metadata.to_vec()));
             ParquetWriter::new(out)
                 .with_compression(ParquetCompression::Zstd(None))
+                .with_key_value_metadata(metadata)
                 .finish(frame)
                 .map(|_| ())
         }),
-        Some(Format::Csv) => write_atomically(path, |out| {
-            CsvWriter::new(out)
-                .include_header(true)
-                .with_datetime_format(Some(CSV_DATETIME_FORMAT.into()))
-                .finish(frame)
-        }),
+        Some(Format::Csv) => {
+            write_atomically(path, |out| {
+                CsvWriter::new(out)
+                    .include_header(true)
+                    .with_datetime_format(Some(CSV_DATETIME_FORMAT.into()))
+                    .finish(frame)
+            })?;
+            if metadata.is_empty() {
+                return Ok(());
+            }
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(".meta.json");
+            // Values that are JSON documents are embedded as such; others as strings.
+            let fields: serde_json::Map<String, serde_json::Value> = metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap_or_else(|_| v.clone().into())))
+                .collect();
+            write_atomically(Path::new(&sidecar), |out| serde_json::to_writer_pretty(out, &fields))
+        }
         _ => Err(OutputError::Encode {
             path: path.to_path_buf(),
             message: "unsupported output extension (use .parquet or .csv)".into(),

@@ -1,0 +1,663 @@
+//! The feature dictionary as data: every feature is a [`FeatureDef`] record (name, family, event set, window,
+//! aggregation, unit, missing-value rule, description). [`catalog`] lists the records a config implies, in
+//! output order; the polars compiler (`compile.rs`), `--describe` and the docs all read these records, so
+//! adding a feature is adding a record.
+
+use std::fmt;
+
+use pql_data::config::{AttributeKind, Config, LimitPeriod};
+use serde::{Deserialize, Serialize};
+
+/// Sessions end after this much inactivity.
+pub const SESSION_GAP_MINUTES: i64 = 30;
+/// `days_to_N_features` uses this N.
+pub const BREADTH_MILESTONE: u32 = 3;
+/// Categorical attributes get one column for each of their most frequent levels, up to this many.
+pub const MAX_LEVELS: usize = 10;
+
+/// The family a feature belongs to, for documentation and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Family {
+    TimeInProduct,
+    FeatureBreadth,
+    AdoptionSpeed,
+    LimitProximity,
+    HandRaising,
+    Collaboration,
+    Trend,
+    Firmographics,
+}
+
+/// Which events a feature aggregates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSet {
+    /// Every event that is not ignored.
+    Activity,
+    /// Product events: not ignored, not hand-raise, collaboration or limit-reached.
+    Product,
+    /// Configured key events.
+    Key,
+    /// Every hand-raise event.
+    HandRaise,
+    /// One named event.
+    Named(String),
+}
+
+/// The time span a feature looks at, relative to the snapshot instant `T`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    /// Everything up to `T`.
+    Lifetime,
+    /// `(T - days, T]`.
+    LastDays(u32),
+    /// `(T - to, T - from]`, e.g. the 7 days before the last 7: `from = 7, to = 14`.
+    Between {
+        /// Days before `T` where the span ends.
+        from: u32,
+        /// Days before `T` where the span starts.
+        to: u32,
+    },
+    /// From signup to `signup + days`, and up to `T`.
+    FirstDaysAfterSignup(u32),
+}
+
+/// How the events of the set and window become one number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// `T - signup_at`, in days.
+    Tenure,
+    /// Number of events.
+    Count,
+    /// Number of distinct days with events.
+    ActiveDays,
+    /// Number of sessions started.
+    Sessions,
+    /// `T -` the latest event, in days.
+    DaysSinceLast,
+    /// Number of distinct event names.
+    DistinctEvents,
+    /// Distinct event names used by the account / by any account.
+    DistinctShare,
+    /// The first event `- signup_at`, in days.
+    DaysToFirst,
+    /// Time from signup to the first use of the `n`-th distinct event name, in days.
+    DaysToNthDistinct(u32),
+    /// Number of distinct non-empty users.
+    DistinctUsers,
+    /// Metered events in the current limit period / limit.
+    LimitUsage {
+        /// The metered event.
+        event: String,
+        /// The limit.
+        limit: u64,
+        /// The period.
+        period: Period,
+    },
+    /// The largest period count so far / limit.
+    LimitMaxUsage {
+        /// The metered event.
+        event: String,
+        /// The limit.
+        limit: u64,
+        /// The period.
+        period: Period,
+    },
+    /// `(a - b) / (a + b)` of the event counts in the last `days` and the `days` before.
+    Trend(u32),
+    /// A numeric account attribute.
+    NumericAttribute(String),
+    /// 1 if a numeric or categorical attribute is missing.
+    AttributeMissing(String),
+    /// 1 if a categorical attribute equals the level.
+    AttributeLevel {
+        /// The attribute column.
+        attribute: String,
+        /// The level.
+        level: String,
+    },
+    /// 1 if a categorical attribute is present but not one of the listed levels.
+    AttributeOther {
+        /// The attribute column.
+        attribute: String,
+        /// The levels that have their own column.
+        levels: Vec<String>,
+    },
+}
+
+/// A plan-limit period (see [`LimitPeriod`]).
+pub type Period = LimitPeriod;
+
+/// The unit of a feature's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Unit {
+    Days,
+    Count,
+    Ratio,
+    Flag,
+    Value,
+}
+
+/// The value a feature takes when it is undefined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// Zero (counts and ratios of nothing, absent flags, missing numbers).
+    Zero,
+    /// The account's tenure: a "days since/to" whose event has not happened is censored at the time the
+    /// account has been observable.
+    Tenure,
+}
+
+/// One feature, fully described.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDef {
+    /// Output column name.
+    pub name: String,
+    /// Family.
+    pub family: Family,
+    /// Events aggregated (activity for features that do not read events).
+    pub events: EventSet,
+    /// Window.
+    pub window: Window,
+    /// Aggregation.
+    pub aggregation: Aggregation,
+    /// Unit of the value.
+    pub unit: Unit,
+    /// Value when undefined.
+    pub missing: Missing,
+    /// One line for people.
+    pub description: String,
+}
+
+/// The levels of each categorical attribute, in column order.
+pub type Levels = Vec<(String, Vec<String>)>;
+
+#[allow(clippy::too_many_arguments)]
+fn def(
+    name: impl Into<String>,
+    family: Family,
+    events: EventSet,
+    window: Window,
+    aggregation: Aggregation,
+    unit: Unit,
+    missing: Missing,
+    description: impl Into<String>,
+) -> FeatureDef {
+    FeatureDef {
+        name: name.into(),
+        family,
+        events,
+        window,
+        aggregation,
+        unit,
+        missing,
+        description: description.into(),
+    }
+}
+
+/// Every feature the config implies, in output order. `levels` gives the columns of each categorical
+/// attribute (see [`crate::FeatureSpec`]).
+pub fn catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
+    use Aggregation::*;
+    use EventSet::*;
+    use Family::*;
+    use Window::*;
+    let mut defs = vec![
+        def(
+            "tenure_days",
+            TimeInProduct,
+            Activity,
+            Lifetime,
+            Tenure,
+            Unit::Days,
+            Missing::Zero,
+            "days since signup",
+        ),
+        def(
+            "events",
+            TimeInProduct,
+            Activity,
+            Lifetime,
+            Count,
+            Unit::Count,
+            Missing::Zero,
+            "activity events",
+        ),
+        def(
+            "active_days",
+            TimeInProduct,
+            Activity,
+            Lifetime,
+            ActiveDays,
+            Unit::Days,
+            Missing::Zero,
+            "days with activity",
+        ),
+        def(
+            "active_days_7d",
+            TimeInProduct,
+            Activity,
+            LastDays(7),
+            ActiveDays,
+            Unit::Days,
+            Missing::Zero,
+            "days with activity in the last 7 days",
+        ),
+        def(
+            "active_days_30d",
+            TimeInProduct,
+            Activity,
+            LastDays(30),
+            ActiveDays,
+            Unit::Days,
+            Missing::Zero,
+            "days with activity in the last 30 days",
+        ),
+        def(
+            "sessions",
+            TimeInProduct,
+            Activity,
+            Lifetime,
+            Sessions,
+            Unit::Count,
+            Missing::Zero,
+            "sessions started (30 minutes of inactivity ends one)",
+        ),
+        def(
+            "sessions_7d",
+            TimeInProduct,
+            Activity,
+            LastDays(7),
+            Sessions,
+            Unit::Count,
+            Missing::Zero,
+            "sessions started in the last 7 days",
+        ),
+        def(
+            "days_since_last_activity",
+            TimeInProduct,
+            Activity,
+            Lifetime,
+            DaysSinceLast,
+            Unit::Days,
+            Missing::Tenure,
+            "days since the latest activity",
+        ),
+        def(
+            "features_used",
+            FeatureBreadth,
+            Product,
+            Lifetime,
+            DistinctEvents,
+            Unit::Count,
+            Missing::Zero,
+            "distinct product features used",
+        ),
+        def(
+            "feature_share",
+            FeatureBreadth,
+            Product,
+            Lifetime,
+            DistinctShare,
+            Unit::Ratio,
+            Missing::Zero,
+            "share of the product features any account has used",
+        ),
+        def(
+            "features_used_7d",
+            FeatureBreadth,
+            Product,
+            LastDays(7),
+            DistinctEvents,
+            Unit::Count,
+            Missing::Zero,
+            "distinct product features used in the last 7 days",
+        ),
+        def(
+            "key_events",
+            AdoptionSpeed,
+            Key,
+            Lifetime,
+            Count,
+            Unit::Count,
+            Missing::Zero,
+            "key (activation) events",
+        ),
+        def(
+            "days_to_first_key_event",
+            AdoptionSpeed,
+            Key,
+            Lifetime,
+            DaysToFirst,
+            Unit::Days,
+            Missing::Tenure,
+            "days from signup to the first key event",
+        ),
+        def(
+            "features_first_3d",
+            AdoptionSpeed,
+            Product,
+            FirstDaysAfterSignup(3),
+            DistinctEvents,
+            Unit::Count,
+            Missing::Zero,
+            "distinct product features first used within 3 days of signup",
+        ),
+        def(
+            "features_first_7d",
+            AdoptionSpeed,
+            Product,
+            FirstDaysAfterSignup(7),
+            DistinctEvents,
+            Unit::Count,
+            Missing::Zero,
+            "distinct product features first used within 7 days of signup",
+        ),
+        def(
+            format!("days_to_{BREADTH_MILESTONE}_features"),
+            AdoptionSpeed,
+            Product,
+            Lifetime,
+            DaysToNthDistinct(BREADTH_MILESTONE),
+            Unit::Days,
+            Missing::Tenure,
+            format!("days from signup to using {BREADTH_MILESTONE} distinct product features"),
+        ),
+    ];
+
+    for limit in &config.limits {
+        let stem = format!("limit_{}_{}", limit.event, limit.period);
+        let usage = LimitUsage {
+            event: limit.event.clone(),
+            limit: limit.limit,
+            period: limit.period,
+        };
+        let max = LimitMaxUsage {
+            event: limit.event.clone(),
+            limit: limit.limit,
+            period: limit.period,
+        };
+        defs.push(def(
+            format!("{stem}_usage"),
+            LimitProximity,
+            Named(limit.event.clone()),
+            Lifetime,
+            usage,
+            Unit::Ratio,
+            Missing::Zero,
+            format!("{} in the current {} / {}", limit.event, limit.period, limit.limit),
+        ));
+        defs.push(def(
+            format!("{stem}_max_usage"),
+            LimitProximity,
+            Named(limit.event.clone()),
+            Lifetime,
+            max,
+            Unit::Ratio,
+            Missing::Zero,
+            format!(
+                "largest {} count in any {} so far / {}",
+                limit.event, limit.period, limit.limit
+            ),
+        ));
+    }
+    let mut reached: Vec<&String> = Vec::new();
+    for event in config.limits.iter().filter_map(|l| l.reached_event.as_ref()) {
+        if !reached.contains(&event) {
+            reached.push(event);
+        }
+    }
+    for event in reached {
+        defs.push(def(
+            format!("{event}_count"),
+            LimitProximity,
+            Named(event.clone()),
+            Lifetime,
+            Count,
+            Unit::Count,
+            Missing::Zero,
+            format!("{event} events (limit hits)"),
+        ));
+        defs.push(def(
+            format!("{event}_7d"),
+            LimitProximity,
+            Named(event.clone()),
+            LastDays(7),
+            Count,
+            Unit::Count,
+            Missing::Zero,
+            format!("{event} events in the last 7 days"),
+        ));
+        defs.push(def(
+            format!("days_since_{event}"),
+            LimitProximity,
+            Named(event.clone()),
+            Lifetime,
+            DaysSinceLast,
+            Unit::Days,
+            Missing::Tenure,
+            format!("days since the latest {event}"),
+        ));
+    }
+
+    for event in &config.events.hand_raise {
+        for days in [7, 30] {
+            defs.push(def(
+                format!("{event}_{days}d"),
+                HandRaising,
+                Named(event.clone()),
+                LastDays(days),
+                Count,
+                Unit::Count,
+                Missing::Zero,
+                format!("{event} events in the last {days} days"),
+            ));
+        }
+    }
+    if !config.events.hand_raise.is_empty() {
+        defs.push(def(
+            "days_since_hand_raise",
+            HandRaising,
+            HandRaise,
+            Lifetime,
+            DaysSinceLast,
+            Unit::Days,
+            Missing::Tenure,
+            "days since the latest hand-raise event of any kind",
+        ));
+    }
+
+    defs.push(def(
+        "active_users",
+        Collaboration,
+        Activity,
+        Lifetime,
+        DistinctUsers,
+        Unit::Count,
+        Missing::Zero,
+        "distinct users with activity",
+    ));
+    for event in &config.events.collaboration {
+        defs.push(def(
+            format!("{event}_count"),
+            Collaboration,
+            Named(event.clone()),
+            Lifetime,
+            Count,
+            Unit::Count,
+            Missing::Zero,
+            format!("{event} events"),
+        ));
+    }
+
+    defs.push(def(
+        "events_7d",
+        Family::Trend,
+        Activity,
+        LastDays(7),
+        Count,
+        Unit::Count,
+        Missing::Zero,
+        "activity events in the last 7 days",
+    ));
+    defs.push(def(
+        "events_prev_7d",
+        Family::Trend,
+        Activity,
+        Between { from: 7, to: 14 },
+        Count,
+        Unit::Count,
+        Missing::Zero,
+        "activity events in the 7 days before the last 7",
+    ));
+    defs.push(def(
+        "activity_trend",
+        Family::Trend,
+        Activity,
+        LastDays(14),
+        Aggregation::Trend(7),
+        Unit::Ratio,
+        Missing::Zero,
+        "(events_7d - events_prev_7d) / (events_7d + events_prev_7d)",
+    ));
+
+    for attribute in &config.attributes {
+        let name = &attribute.name;
+        match attribute.kind {
+            AttributeKind::Numeric => {
+                defs.push(def(
+                    name.clone(),
+                    Firmographics,
+                    Activity,
+                    Lifetime,
+                    NumericAttribute(name.clone()),
+                    Unit::Value,
+                    Missing::Zero,
+                    format!("account attribute {name}"),
+                ));
+                defs.push(def(
+                    format!("{name}_missing"),
+                    Firmographics,
+                    Activity,
+                    Lifetime,
+                    AttributeMissing(name.clone()),
+                    Unit::Flag,
+                    Missing::Zero,
+                    format!("1 if {name} is missing"),
+                ));
+            }
+            AttributeKind::Categorical => {
+                let attribute_levels = levels
+                    .iter()
+                    .find(|(a, _)| a == name)
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_default();
+                for level in &attribute_levels {
+                    defs.push(def(
+                        format!("{name}={level}"),
+                        Firmographics,
+                        Activity,
+                        Lifetime,
+                        AttributeLevel {
+                            attribute: name.clone(),
+                            level: level.clone(),
+                        },
+                        Unit::Flag,
+                        Missing::Zero,
+                        format!("1 if {name} is {level}"),
+                    ));
+                }
+                defs.push(def(
+                    format!("{name}_other"),
+                    Firmographics,
+                    Activity,
+                    Lifetime,
+                    AttributeOther {
+                        attribute: name.clone(),
+                        levels: attribute_levels,
+                    },
+                    Unit::Flag,
+                    Missing::Zero,
+                    format!("1 if {name} is another value"),
+                ));
+                defs.push(def(
+                    format!("{name}_missing"),
+                    Firmographics,
+                    Activity,
+                    Lifetime,
+                    AttributeMissing(name.clone()),
+                    Unit::Flag,
+                    Missing::Zero,
+                    format!("1 if {name} is missing"),
+                ));
+            }
+        }
+    }
+    defs
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::TimeInProduct => "time in product",
+            Family::FeatureBreadth => "feature breadth",
+            Family::AdoptionSpeed => "adoption speed",
+            Family::LimitProximity => "limit proximity",
+            Family::HandRaising => "hand-raising",
+            Family::Collaboration => "collaboration",
+            Family::Trend => "trend",
+            Family::Firmographics => "firmographics",
+        })
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unit::Days => "days",
+            Unit::Count => "count",
+            Unit::Ratio => "ratio",
+            Unit::Flag => "flag",
+            Unit::Value => "value",
+        })
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Window::Lifetime => f.write_str("lifetime"),
+            Window::LastDays(d) => write!(f, "last {d} days"),
+            Window::Between { from, to } => write!(f, "days {from}..{to} before"),
+            Window::FirstDaysAfterSignup(d) => write!(f, "first {d} days"),
+        }
+    }
+}
+
+impl fmt::Display for EventSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventSet::Activity => f.write_str("activity"),
+            EventSet::Product => f.write_str("product"),
+            EventSet::Key => f.write_str("key"),
+            EventSet::HandRaise => f.write_str("hand-raise"),
+            EventSet::Named(e) => f.write_str(e),
+        }
+    }
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Missing::Zero => "0",
+            Missing::Tenure => "tenure",
+        })
+    }
+}

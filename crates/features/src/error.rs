@@ -1,0 +1,25 @@
+//! Errors of the feature stage.
+
+use thiserror::Error;
+
+/// A failure to build features.
+#[derive(Debug, Error)]
+pub enum FeatureError {
+    /// An input could not be read into the data contract.
+    #[error(transparent)]
+    Input(#[from] pql_data::InputError),
+    /// The output could not be written.
+    #[error(transparent)]
+    Output(#[from] pql_data::OutputError),
+    /// The snapshot request is empty or inverted.
+    #[error("{0}")]
+    Snapshots(String),
+    /// The computation failed.
+    #[error("feature computation failed: {}", first_line(.0))]
+    Compute(#[from] polars::prelude::PolarsError),
+}
+
+/// Polars errors carry the whole query plan after the first line; users need the first line.
+fn first_line(err: &polars::prelude::PolarsError) -> String {
+    err.to_string().lines().next().unwrap_or_default().to_string()
+}

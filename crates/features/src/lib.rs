@@ -1,0 +1,161 @@
+//! Point-in-time feature extraction: event histories → one row per eligible `(account_id, as_of)` with a
+//! label and the features of the dictionary (`docs/features.md`).
+//!
+//! Features are data ([`catalog::FeatureDef`]), compiled to polars expressions (`compile.rs`) over tables
+//! prepared once for all snapshots (`prepare.rs`). Only events with `timestamp <= as_of` reach a row.
+//!
+//! ```no_run
+//! use pql_features::{build, Snapshots};
+//! let config = pql_data::Config::load("data/sample/pql.toml")?;
+//! let date = chrono::NaiveDate::from_ymd_opt(2025, 5, 5).unwrap();
+//! let table = build(&config, &Snapshots::Range { from: date, to: date + chrono::Days::new(49) })?;
+//! println!("{} rows, {} features", table.frame.height(), table.defs.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod catalog;
+mod compile;
+pub mod error;
+mod prepare;
+
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use pql_data::config::{AttributeKind, Config};
+
+pub use catalog::{FeatureDef, Levels};
+pub use error::FeatureError;
+pub use prepare::InputReport;
+
+/// Which snapshots to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Snapshots {
+    /// One snapshot at 00:00 UTC of this date.
+    One(NaiveDate),
+    /// Every configured snapshot weekday in `[from, to]`.
+    Range {
+        /// First date considered.
+        from: NaiveDate,
+        /// Last date considered.
+        to: NaiveDate,
+    },
+}
+
+impl Snapshots {
+    /// The snapshot dates, in order.
+    pub fn dates(&self, config: &Config) -> Result<Vec<NaiveDate>, FeatureError> {
+        match *self {
+            Snapshots::One(date) => Ok(vec![date]),
+            Snapshots::Range { from, to } => {
+                if from > to {
+                    return Err(FeatureError::Snapshots(format!("--from {from} is after --to {to}")));
+                }
+                let weekday = config.snapshots.weekday.to_chrono();
+                let dates: Vec<NaiveDate> = from
+                    .iter_days()
+                    .take_while(|d| *d <= to)
+                    .filter(|d| d.weekday() == weekday)
+                    .collect();
+                if dates.is_empty() {
+                    return Err(FeatureError::Snapshots(format!(
+                        "no {weekday} between {from} and {to}: snapshots fall on the configured weekday ([snapshots] weekday)"
+                    )));
+                }
+                Ok(dates)
+            }
+        }
+    }
+}
+
+/// A feature table and how it was made.
+pub struct FeatureTable {
+    /// `account_id`, `as_of`, `label`, then one float column per definition.
+    pub frame: DataFrame,
+    /// The definitions of the feature columns, in order.
+    pub defs: Vec<FeatureDef>,
+    /// What was read and left out.
+    pub report: InputReport,
+}
+
+/// Builds the feature table for the snapshots. Categorical levels come from the accounts table.
+pub fn build(config: &Config, snapshots: &Snapshots) -> Result<FeatureTable, FeatureError> {
+    build_with_levels(config, snapshots, None)
+}
+
+/// Builds the feature table with given categorical levels (e.g. a model's), or levels from the accounts
+/// table when `None`.
+pub fn build_with_levels(
+    config: &Config,
+    snapshots: &Snapshots,
+    levels: Option<&Levels>,
+) -> Result<FeatureTable, FeatureError> {
+    let dates = snapshots.dates(config)?;
+    let days: Vec<i64> = dates.iter().map(|d| epoch_day(*d)).collect();
+    // The definitions depend on levels only through attribute columns, which preparation does not read.
+    let provisional = catalog::catalog(config, &Vec::new());
+    let sets = compile::daily_sets(&provisional);
+    let spans = compile::recent_spans(&provisional, &days);
+    let prepared = prepare::prepare(config, &sets, &spans)?;
+    let levels = match levels {
+        Some(levels) => levels.clone(),
+        None => levels_of(&prepared.accounts, config)?,
+    };
+    let defs = catalog::catalog(config, &levels);
+    let mut frames = Vec::with_capacity(days.len());
+    for &k in &days {
+        frames.push(compile::snapshot(&prepared, &defs, k, config.label.horizon_days)?);
+    }
+    let mut frame = frames.remove(0);
+    for other in frames {
+        frame.vstack_mut_owned(other)?;
+    }
+    frame.rechunk_mut_par();
+    Ok(FeatureTable {
+        frame,
+        defs,
+        report: prepared.report,
+    })
+}
+
+/// The feature dictionary for a config, with categorical levels read from its accounts table.
+pub fn describe(config: &Config) -> Result<Vec<FeatureDef>, FeatureError> {
+    let accounts = pql_data::input::read_accounts(config)?;
+    Ok(catalog::catalog(config, &levels_of(&accounts, config)?))
+}
+
+/// The most frequent levels of each categorical attribute (ties by name), up to [`catalog::MAX_LEVELS`].
+pub fn levels_of(accounts: &DataFrame, config: &Config) -> Result<Levels, FeatureError> {
+    let mut levels = Vec::new();
+    for attribute in config
+        .attributes
+        .iter()
+        .filter(|a| a.kind == AttributeKind::Categorical)
+    {
+        let counts = accounts
+            .clone()
+            .lazy()
+            .select([col(attribute.name.as_str()).alias("level")])
+            .filter(col("level").is_not_null())
+            .group_by([col("level")])
+            .agg([len().alias("n")])
+            .sort(
+                ["n", "level"],
+                SortMultipleOptions::default().with_order_descending_multi([true, false]),
+            )
+            .limit(catalog::MAX_LEVELS as u32)
+            .collect()?;
+        let names = counts
+            .column("level")?
+            .str()?
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        levels.push((attribute.name.clone(), names));
+    }
+    Ok(levels)
+}
+
+/// Days since 1970-01-01 of a date.
+pub fn epoch_day(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce() - 719_163)
+}

@@ -1,0 +1,488 @@
+//! `pql features`: hand-computed values for every family, point-in-time properties, eligibility and label
+//! boundaries, input-problem counts, and agreement with the generator's truth.
+
+use std::collections::HashMap;
+use std::fs::File;
+
+use polars::prelude::*;
+
+use crate::util::Dir;
+
+const CONFIG: &str = r#"
+[inputs]
+events = "events.csv"
+accounts = "accounts.csv"
+conversions = "conversions.csv"
+
+[[attributes]]
+name = "size"
+kind = "numeric"
+
+[[attributes]]
+name = "industry"
+kind = "categorical"
+
+[events]
+key = ["report_shared"]
+hand_raise = ["pricing_viewed"]
+collaboration = ["invite_sent"]
+ignore = ["email_opened"]
+
+[[limits]]
+event = "task_created"
+limit = 4
+period = "week"
+reached_event = "limit_hit"
+
+[label]
+horizon_days = 10
+"#;
+
+const ACCOUNTS: &str = "account_id,signup_at,size,industry
+A,2025-03-01T10:00:00Z,12,tech
+B,2025-02-01T00:00:00Z,,tech
+C,2025-03-10T00:00:00Z,3,retail
+D,2025-03-01T00:00:00Z,5,
+E,2025-03-10T00:00:01Z,7,retail
+F,2025-03-01T00:00:00Z,2,retail
+";
+
+const CONVERSIONS: &str = "account_id,converted_at
+A,2025-03-20T00:00:00Z
+C,2025-03-20T00:00:01Z
+D,2025-03-09T00:00:00Z
+Z,2025-03-01T00:00:00Z
+A,2025-04-01T00:00:00Z
+F,2025-03-25T00:00:00Z
+";
+
+const EVENTS: &str = "account_id,user_id,event,timestamp
+A,u1,task_created,2025-03-01T10:00:00Z
+A,u1,task_created,2025-03-01T10:10:00Z
+A,u1,board_viewed,2025-03-01T11:00:00Z
+A,u2,report_shared,2025-03-03T09:00:00Z
+A,u1,task_created,2025-03-04T08:00:00Z
+A,u1,task_created,2025-03-04T08:05:00Z
+A,u1,limit_hit,2025-03-04T08:06:00Z
+A,u1,email_opened,2025-03-04T08:07:00Z
+A,u1,pricing_viewed,2025-03-05T12:00:00Z
+A,u1,pricing_viewed,2025-03-05T12:00:00Z
+A,u3,invite_sent,2025-03-08T15:00:00Z
+A,u1,task_created,2025-03-10T00:00:00Z
+A,u1,board_viewed,2025-03-10T00:00:01Z
+A,u1,board_viewed,1999-12-31T00:00:00Z
+B,u9,search_done,2025-02-01T12:00:00Z
+B,u9,search_done,2025-01-31T12:00:00Z
+Z,u7,board_viewed,2025-03-02T00:00:00Z
+";
+
+fn fixture() -> Dir {
+    let dir = Dir::new();
+    dir.write("pql.toml", CONFIG);
+    dir.write("accounts.csv", ACCOUNTS);
+    dir.write("conversions.csv", CONVERSIONS);
+    dir.write("events.csv", EVENTS);
+    dir
+}
+
+fn read(path: &std::path::Path) -> DataFrame {
+    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
+}
+
+/// Every value of one row, by column name.
+fn row(frame: &DataFrame, account: &str, as_of: &str) -> HashMap<String, Option<f64>> {
+    let t = pql_data::input::parse_timestamp(as_of).unwrap();
+    let ids = frame.column("account_id").unwrap().str().unwrap();
+    let times = frame
+        .column("as_of")
+        .unwrap()
+        .as_materialized_series()
+        .to_physical_repr();
+    let times = times.i64().unwrap();
+    let index = (0..frame.height())
+        .find(|&i| ids.get(i) == Some(account) && times.get(i) == Some(t))
+        .unwrap_or_else(|| panic!("no row for {account} at {as_of}"));
+    frame
+        .columns()
+        .iter()
+        .skip(2)
+        .map(|c| {
+            let value = c.as_materialized_series().cast(&DataType::Float64).unwrap();
+            (c.name().to_string(), value.f64().unwrap().get(index))
+        })
+        .collect()
+}
+
+fn assert_values(row: &HashMap<String, Option<f64>>, expected: &[(&str, f64)]) {
+    for (name, want) in expected {
+        let got = row
+            .get(*name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+            .unwrap_or(f64::NAN);
+        assert!((got - want).abs() < 1e-9, "{name}: got {got}, expected {want}");
+    }
+}
+
+#[test]
+fn every_family_matches_hand_computed_values() {
+    let dir = fixture();
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "f.parquet",
+    ]);
+    let frame = read(&dir.join("f.parquet"));
+    // Eligible at 2025-03-10T00:00Z: A, B, C (signed up exactly at as_of) and F; not D (converted before),
+    // not E (signed up one second after).
+    let ids: Vec<&str> = frame
+        .column("account_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(ids, ["A", "B", "C", "F"]);
+
+    let a = row(&frame, "A", "2025-03-10");
+    assert_values(
+        &a,
+        &[
+            ("label", 1.0), // converts exactly at as_of + 10 days
+            ("tenure_days", 8.0 + 14.0 / 24.0),
+            ("events", 10.0), // ignored, duplicate, later and out-of-range events left out; the one at as_of kept
+            ("active_days", 6.0),
+            ("active_days_7d", 5.0),
+            ("active_days_30d", 6.0),
+            ("sessions", 7.0),
+            ("sessions_7d", 5.0),
+            ("days_since_last_activity", 0.0),
+            ("features_used", 3.0),
+            ("feature_share", 0.75), // task_created, board_viewed, report_shared of 4 (B's search_done)
+            ("features_used_7d", 2.0),
+            ("key_events", 1.0),
+            ("days_to_first_key_event", 47.0 / 24.0),
+            ("features_first_3d", 3.0),
+            ("features_first_7d", 3.0),
+            ("days_to_3_features", 47.0 / 24.0),
+            ("limit_task_created_week_usage", 0.75), // 3 in the week of Monday 2025-03-03, limit 4
+            ("limit_task_created_week_max_usage", 0.75),
+            ("limit_hit_count", 1.0),
+            ("limit_hit_7d", 1.0),
+            ("days_since_limit_hit", 5.0 + 954.0 / 1440.0),
+            ("pricing_viewed_7d", 1.0),
+            ("pricing_viewed_30d", 1.0),
+            ("days_since_hand_raise", 4.5),
+            ("active_users", 3.0),
+            ("invite_sent_count", 1.0),
+            ("events_7d", 7.0),
+            ("events_prev_7d", 3.0),
+            ("activity_trend", 0.4),
+            ("size", 12.0),
+            ("size_missing", 0.0),
+            ("industry=tech", 1.0),
+            ("industry=retail", 0.0),
+            ("industry_other", 0.0),
+            ("industry_missing", 0.0),
+        ],
+    );
+
+    let b = row(&frame, "B", "2025-03-10");
+    assert_values(
+        &b,
+        &[
+            ("label", 0.0),
+            ("tenure_days", 37.0),
+            ("events", 1.0), // the event before signup is left out
+            ("active_days_7d", 0.0),
+            ("days_since_last_activity", 36.5),
+            ("feature_share", 0.25),
+            ("key_events", 0.0),
+            ("days_to_first_key_event", 37.0), // censored at tenure
+            ("days_to_3_features", 37.0),
+            ("days_since_limit_hit", 37.0),
+            ("days_since_hand_raise", 37.0),
+            ("limit_task_created_week_usage", 0.0),
+            ("activity_trend", 0.0),
+            ("size", 0.0),
+            ("size_missing", 1.0),
+            ("industry=tech", 1.0),
+        ],
+    );
+
+    let c = row(&frame, "C", "2025-03-10");
+    assert_values(
+        &c,
+        &[
+            ("label", 0.0), // converts one second after the horizon
+            ("tenure_days", 0.0),
+            ("events", 0.0),
+            ("days_since_last_activity", 0.0),
+            ("industry=retail", 1.0),
+        ],
+    );
+}
+
+#[test]
+fn labels_are_null_when_the_horizon_is_not_observed() {
+    let dir = fixture();
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--from",
+        "2025-03-24",
+        "--to",
+        "2025-03-24",
+        "--out",
+        "f.parquet",
+    ]);
+    let frame = read(&dir.join("f.parquet"));
+    let ids: Vec<&str> = frame
+        .column("account_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(ids, ["B", "E", "F"]);
+    // The data ends on 2025-04-01 (A's repeated conversion); 2025-03-24 + 10 days is later. F converts
+    // inside that unobserved horizon, and still gets no label: keeping only seen positives would bias
+    // training.
+    assert_eq!(frame.column("label").unwrap().null_count(), 3);
+}
+
+#[test]
+fn input_problems_are_counted_and_kept_in_the_metadata() {
+    let dir = fixture();
+    let out = dir.pql(
+        "features --config pql.toml --as-of 2025-03-10 --out f.csv"
+            .split(' ')
+            .collect::<Vec<_>>()
+            .as_slice(),
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for line in [
+        "read 17 events, used 12",
+        "1 events ignored by the config",
+        "1 events of accounts missing from the accounts table",
+        "1 events before their account's signup",
+        "1 duplicate events",
+        "1 events dated before 2000 or after 2099",
+        "1 conversions of unknown accounts",
+        "1 repeated conversions",
+        "6 accounts; 6 conversions",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in\n{stderr}");
+    }
+    let meta = std::fs::read_to_string(dir.join("f.csv.meta.json")).unwrap();
+    assert!(meta.contains("\"duplicate_events\": 1"), "{meta}");
+    assert!(meta.contains("\"events_before_signup\": 1"), "{meta}");
+}
+
+#[test]
+fn events_after_as_of_never_change_a_row() {
+    use rand::{Rng, SeedableRng};
+    let dir = Dir::new();
+    dir.pql_ok(&[
+        "generate",
+        "--accounts",
+        "150",
+        "--seed",
+        "21",
+        "--weeks",
+        "12",
+        "--out",
+        "gen",
+    ]);
+    let as_of = "2025-02-17";
+    let t_ms = pql_data::input::parse_timestamp(as_of).unwrap() / 1000;
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "gen/pql.toml",
+        "--as-of",
+        as_of,
+        "--out",
+        "base.parquet",
+    ]);
+    let base = read(&dir.join("base.parquet")).drop("label").unwrap();
+    let events = read(&dir.join("gen/events.parquet"));
+    let names = [
+        "board_viewed",
+        "task_created",
+        "limit_reached",
+        "pricing_page_viewed",
+        "teammate_invited",
+        "integration_connected",
+    ];
+    for trial in 0..3u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(trial);
+        // Remove a random share of the later events, then add random later ones (some exactly one
+        // millisecond after as_of, some for accounts that have no events yet).
+        let times = events
+            .column("timestamp")
+            .unwrap()
+            .as_materialized_series()
+            .to_physical_repr();
+        let keep: BooleanChunked = times
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .map(|ts| ts <= t_ms || rng.gen_bool(0.5))
+            .collect();
+        let mut changed = events.filter(&keep).unwrap();
+        let n = 500;
+        let extra = df!(
+            "account_id" => (0..n).map(|_| format!("acc_{:07}", rng.gen_range(0..150))).collect::<Vec<_>>(),
+            "user_id" => (0..n).map(|i| format!("new_user_{i}")).collect::<Vec<_>>(),
+            "event" => (0..n).map(|_| names[rng.gen_range(0..names.len())]).collect::<Vec<_>>(),
+            "timestamp" => (0..n).map(|i| if i % 10 == 0 { t_ms + 1 } else { t_ms + rng.gen_range(1..60 * 86_400_000) }).collect::<Vec<i64>>(),
+        )
+        .unwrap();
+        let extra = extra
+            .lazy()
+            .with_column(col("timestamp").cast(DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))))
+            .collect()
+            .unwrap();
+        changed.vstack_mut_owned(extra).unwrap();
+        let path = dir.join("gen/events.parquet");
+        ParquetWriter::new(File::create(&path).unwrap())
+            .finish(&mut changed)
+            .unwrap();
+        dir.pql_ok(&[
+            "features",
+            "--config",
+            "gen/pql.toml",
+            "--as-of",
+            as_of,
+            "--out",
+            "changed.parquet",
+        ]);
+        let after = read(&dir.join("changed.parquet")).drop("label").unwrap();
+        assert!(
+            base.equals_missing(&after),
+            "trial {trial}: a feature changed after adding or removing later events"
+        );
+    }
+}
+
+#[test]
+fn eligible_rows_are_the_generators_truth_rows() {
+    let dir = Dir::new();
+    dir.pql_ok(&[
+        "generate",
+        "--accounts",
+        "300",
+        "--seed",
+        "8",
+        "--weeks",
+        "12",
+        "--out",
+        "gen",
+    ]);
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "gen/pql.toml",
+        "--from",
+        "2025-01-13",
+        "--to",
+        "2025-03-31",
+        "--out",
+        "f.parquet",
+    ]);
+    let features = read(&dir.join("f.parquet"));
+    let truth = read(&dir.join("gen/truth.parquet"))
+        .lazy()
+        .with_column(col("as_of").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect()
+        .unwrap();
+    let labelled = features
+        .clone()
+        .lazy()
+        .filter(col("label").is_not_null())
+        .select([col("account_id"), col("as_of"), col("label")])
+        .collect()
+        .unwrap();
+    // Same (account, as_of) rows: the generator's eligibility and horizon rules are pql's.
+    let joined = truth
+        .lazy()
+        .join(
+            labelled.clone().lazy(),
+            [col("account_id"), col("as_of")],
+            [col("account_id"), col("as_of")],
+            JoinArgs::new(JoinType::Full),
+        )
+        .select([
+            col("probability").null_count().alias("only_features"),
+            col("label").null_count().alias("only_truth"),
+            col("probability").mean().alias("truth_mean"),
+            col("label").cast(DataType::Float64).mean().alias("label_mean"),
+        ])
+        .collect()
+        .unwrap();
+    let get = |name: &str| joined.column(name).unwrap().get(0).unwrap().extract::<f64>().unwrap();
+    assert!(labelled.height() > 400, "{} labelled rows", labelled.height());
+    assert_eq!(get("only_features"), 0.0);
+    assert_eq!(get("only_truth"), 0.0);
+    assert!(
+        (get("truth_mean") - get("label_mean")).abs() < 0.03,
+        "{} vs {}",
+        get("truth_mean"),
+        get("label_mean")
+    );
+    // No NaN and no null in any feature.
+    for column in features.columns().iter().skip(3) {
+        let values = column.f64().unwrap();
+        assert_eq!(values.null_count(), 0, "{}", column.name());
+        assert!(values.into_no_null_iter().all(f64::is_finite), "{}", column.name());
+    }
+}
+
+#[test]
+fn snapshot_range_errors_are_clear() {
+    let dir = fixture();
+    let err = dir.pql_err(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--from",
+        "2025-03-12",
+        "--to",
+        "2025-03-10",
+        "--out",
+        "f.csv",
+    ]);
+    assert!(err.contains("--from 2025-03-12 is after --to 2025-03-10"), "{err}");
+    let err = dir.pql_err(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--from",
+        "2025-03-11",
+        "--to",
+        "2025-03-12",
+        "--out",
+        "f.csv",
+    ]);
+    assert!(err.contains("no Mon between"), "{err}");
+    assert!(!dir.join("f.csv").exists());
+}
+
+#[test]
+fn describe_prints_the_dictionary() {
+    let dir = fixture();
+    let out = dir.pql_ok(&["features", "--config", "pql.toml", "--describe"]);
+    assert!(
+        out.contains("limit_task_created_week_usage") && out.contains("limit proximity"),
+        "{out}"
+    );
+    assert!(out.contains("industry=tech") && out.contains("industry_other"), "{out}");
+}
