@@ -6,12 +6,17 @@
 
 use polars::prelude::*;
 
-use crate::catalog::{Aggregation, EventSet, FeatureDef, Missing, Period, Window};
-use crate::prepare::{Prepared, DAY_US};
+use crate::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window};
+use crate::prepare::{period_id, DailyNeeds, Prepared, DAY_US};
 
-/// The event sets whose daily counts and latest times the definitions read.
-pub fn daily_sets(defs: &[FeatureDef]) -> Vec<EventSet> {
-    let mut sets: Vec<EventSet> = Vec::new();
+/// What the daily table must hold for the definitions: the event sets they count (with their latest time
+/// where a "days since" reads it) and the limit periods.
+pub fn daily_needs(defs: &[FeatureDef], config: &pql_data::Config) -> DailyNeeds {
+    let mut needs = DailyNeeds {
+        sets: Vec::new(),
+        with_last: Vec::new(),
+        limits: config.limits.iter().map(|l| (l.event.clone(), l.period)).collect(),
+    };
     for def in defs {
         let set = match &def.aggregation {
             Aggregation::Count | Aggregation::ActiveDays | Aggregation::DaysSinceLast | Aggregation::Trend(_) => {
@@ -22,11 +27,16 @@ pub fn daily_sets(defs: &[FeatureDef]) -> Vec<EventSet> {
             }
             _ => continue,
         };
-        if !sets.contains(&set) {
-            sets.push(set);
+        let last = def.aggregation == Aggregation::DaysSinceLast;
+        match needs.sets.iter().position(|s| *s == set) {
+            Some(k) => needs.with_last[k] |= last,
+            None => {
+                needs.sets.push(set);
+                needs.with_last.push(last);
+            }
         }
     }
-    sets
+    needs
 }
 
 /// The day spans `(first, last]` (epoch days) the windowed distinct-event features of these snapshots read.
@@ -55,22 +65,6 @@ fn on_days(window: Window, k: i64) -> Expr {
     }
 }
 
-/// The id of the limit period that contains the day ending at midnight `day` (epoch days): Monday-start
-/// weeks, calendar months, or one period for life.
-fn period_of(day: Expr, period: Period) -> Expr {
-    let date = day - lit(1i64); // the calendar day [day - 1, day)
-    match period {
-        // 1970-01-01 was a Thursday: shifting by 3 makes weeks start on Monday.
-        Period::Week => (date + lit(3i64)).floor_div(lit(7i64)),
-        Period::Month => {
-            let datetime = (date * lit(DAY_US)).cast(DataType::Datetime(TimeUnit::Microseconds, None));
-            datetime.clone().dt().year().cast(DataType::Int64) * lit(12i64)
-                + datetime.dt().month().cast(DataType::Int64)
-        }
-        Period::Lifetime => lit(0i64),
-    }
-}
-
 /// Distinct product events any account had used by `t`.
 fn product_catalog_size(prepared: &Prepared, t: i64) -> PolarsResult<f64> {
     let catalog = prepared
@@ -81,6 +75,19 @@ fn product_catalog_size(prepared: &Prepared, t: i64) -> PolarsResult<f64> {
         .select([col("ev").n_unique().cast(DataType::Float64)])
         .collect()?;
     Ok(catalog.columns()[0].f64()?.get(0).unwrap_or(0.0))
+}
+
+/// The sum of `values` over the days of the window (the daily table is already cut at `k`).
+fn sum_on_days(values: Expr, window: Window, k: i64) -> Expr {
+    match window {
+        Window::Lifetime | Window::FirstDaysAfterSignup(_) => values.sum(),
+        _ => where_(on_days(window, k), values).sum(),
+    }
+}
+
+/// `value` where `condition` holds, null elsewhere: a filter that keeps aggregations on polars' fast path.
+fn where_(condition: Expr, value: Expr) -> Expr {
+    when(condition).then(value).otherwise(lit(NULL))
 }
 
 /// Clips negative values to zero, keeping nulls.
@@ -99,16 +106,16 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
     let horizon_end = t + i64::from(horizon_days) * DAY_US;
     let set_index = |set: &EventSet| {
         prepared
+            .needs
             .sets
             .iter()
             .position(|s| s == set)
-            .expect("daily_sets lists every set the definitions read")
+            .expect("daily_needs lists every set the definitions read")
     };
 
     let mut daily_aggs: Vec<Expr> = Vec::new();
     let mut first_aggs: Vec<Expr> = Vec::new();
-    let mut recent_aggs: Vec<Expr> = Vec::new();
-    let mut limit_frames: Vec<LazyFrame> = Vec::new();
+    let mut extra_frames: Vec<LazyFrame> = Vec::new();
     let mut finals: Vec<Expr> = Vec::new();
 
     let tenure = days(lit(t) - col("signup"));
@@ -130,7 +137,7 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 let k_set = set_index(&def.events);
                 daily_aggs.push(
                     col(format!("n_{k_set}"))
-                        .gt(lit(0.0))
+                        .gt(lit(0))
                         .and(on_days(def.window, k))
                         .sum()
                         .cast(DataType::Float64)
@@ -139,7 +146,7 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 col(&tmp)
             }
             Aggregation::Sessions => {
-                daily_aggs.push(col("sessions").filter(on_days(def.window, k)).sum().alias(&tmp));
+                daily_aggs.push(sum_on_days(col("sessions"), def.window, k).alias(&tmp));
                 col(&tmp)
             }
             Aggregation::DaysSinceLast => {
@@ -149,12 +156,14 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             }
             Aggregation::DistinctEvents => match def.window {
                 Window::LastDays(n) => {
-                    recent_aggs.push(
-                        col("ev")
-                            .filter(col("day").gt(lit(k - i64::from(n))))
-                            .n_unique()
-                            .cast(DataType::Float64)
-                            .alias(&tmp),
+                    extra_frames.push(
+                        prepared
+                            .recent
+                            .clone()
+                            .lazy()
+                            .filter(col("day").gt(lit(k - i64::from(n))).and(col("day").lt_eq(lit(k))))
+                            .group_by([col("acc")])
+                            .agg([col("ev").n_unique().cast(DataType::Float64).alias(&tmp)]),
                     );
                     col(&tmp)
                 }
@@ -183,7 +192,7 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 }
             }
             Aggregation::DaysToFirst => {
-                first_aggs.push(col("since_signup").filter(col("is_key")).min().alias(&tmp));
+                first_aggs.push(where_(col("is_key"), col("since_signup")).min().alias(&tmp));
                 non_negative(days(col(&tmp)))
             }
             Aggregation::DaysToNthDistinct(n) => {
@@ -198,32 +207,35 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             Aggregation::DistinctUsers => col("__users"),
             Aggregation::LimitUsage { event, limit, period } | Aggregation::LimitMaxUsage { event, limit, period } => {
                 let n = format!("n_{}", set_index(&EventSet::Named(event.clone())));
-                let current = matches!(def.aggregation, Aggregation::LimitUsage { .. });
+                let index = prepared
+                    .needs
+                    .limits
+                    .iter()
+                    .position(|(e, p)| e == event && p == period)
+                    .expect("every limit has a period column");
+                let period_column = format!("period_{index}");
                 let per_period = prepared
                     .daily
                     .clone()
                     .lazy()
                     .filter(col("day").lt_eq(lit(k)))
-                    .group_by([col("acc"), period_of(col("day"), *period).alias("period")])
+                    .group_by([col("acc"), col(period_column.as_str()).alias("period")])
                     .agg([col(&n).sum()]);
-                let aggregated = if current {
-                    let now = period_of(lit(k), *period);
-                    per_period
-                        .filter(col("period").eq(now))
-                        .select([col("acc"), col(&n).alias(&tmp)])
-                } else {
-                    per_period.group_by([col("acc")]).agg([col(&n).max().alias(&tmp)])
-                };
-                limit_frames.push(aggregated);
-                col(&tmp) / lit(*limit as f64)
+                extra_frames.push(match def.aggregation {
+                    Aggregation::LimitUsage { .. } => per_period
+                        .filter(col("period").eq(lit(period_id(k, *period))))
+                        .select([col("acc"), col(&n).alias(&tmp)]),
+                    _ => per_period.group_by([col("acc")]).agg([col(&n).max().alias(&tmp)]),
+                });
+                col(&tmp).cast(DataType::Float64) / lit(*limit as f64)
             }
             Aggregation::Trend(n) => {
                 let k_set = set_index(&def.events);
                 let recent = Window::LastDays(*n);
                 let before = Window::Between { from: *n, to: 2 * n };
                 let (a, b) = (format!("{tmp}a"), format!("{tmp}b"));
-                daily_aggs.push(col(format!("n_{k_set}")).filter(on_days(recent, k)).sum().alias(&a));
-                daily_aggs.push(col(format!("n_{k_set}")).filter(on_days(before, k)).sum().alias(&b));
+                daily_aggs.push(sum_on_days(col(format!("n_{k_set}")), recent, k).alias(&a));
+                daily_aggs.push(sum_on_days(col(format!("n_{k_set}")), before, k).alias(&b));
                 let (a, b) = (col(&a).fill_null(lit(0.0)), col(&b).fill_null(lit(0.0)));
                 when((a.clone() + b.clone()).gt(lit(0.0)))
                     .then((a.clone() - b.clone()) / (a + b))
@@ -292,16 +304,6 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             .agg(first_aggs);
         frame = join(frame, first);
     }
-    if !recent_aggs.is_empty() {
-        let recent = prepared
-            .recent
-            .clone()
-            .lazy()
-            .filter(col("day").lt_eq(lit(k)))
-            .group_by([col("acc")])
-            .agg(recent_aggs);
-        frame = join(frame, recent);
-    }
     if defs.iter().any(|d| d.aggregation == Aggregation::DistinctUsers) {
         let users = prepared
             .users
@@ -312,8 +314,8 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             .agg([len().cast(DataType::Float64).alias("__users")]);
         frame = join(frame, users);
     }
-    for limit in limit_frames {
-        frame = join(frame, limit);
+    for extra in extra_frames {
+        frame = join(frame, extra);
     }
 
     let mut select = vec![

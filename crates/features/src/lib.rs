@@ -92,9 +92,9 @@ pub fn build_with_levels(
     let days: Vec<i64> = dates.iter().map(|d| epoch_day(*d)).collect();
     // The definitions depend on levels only through attribute columns, which preparation does not read.
     let provisional = catalog::catalog(config, &Vec::new());
-    let sets = compile::daily_sets(&provisional);
+    let needs = compile::daily_needs(&provisional, config);
     let spans = compile::recent_spans(&provisional, &days);
-    let prepared = prepare::prepare(config, &sets, &spans)?;
+    let prepared = prepare::prepare(config, &needs, &spans)?;
     let levels = match levels {
         Some(levels) => levels.clone(),
         None => levels_of(&prepared.accounts, config)?,

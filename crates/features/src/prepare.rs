@@ -6,14 +6,16 @@
 //! first appearance of every user, and the product events inside the snapshots' short windows. Each
 //! snapshot then only filters and aggregates these small tables (see `compile.rs`).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
+use chrono::Datelike;
 use polars::prelude::*;
 use pql_data::input::{read_accounts, read_conversions, scan_events};
 use pql_data::Config;
+use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
-use crate::catalog::{EventSet, SESSION_GAP_MINUTES};
+use crate::catalog::{EventSet, Period, SESSION_GAP_MINUTES};
 use crate::error::FeatureError;
 
 /// Microseconds in a day.
@@ -60,8 +62,8 @@ pub struct Prepared {
     /// nullable), then the attribute columns.
     pub accounts: DataFrame,
     /// One row per account and activity day: `acc`, `day` (the midnight ending the day, in days since the
-    /// epoch), `sessions`, and `n_<k>` / `last_<k>` (count, latest μs) for every event set `k` in
-    /// [`Prepared::sets`].
+    /// epoch), `sessions`, `n_<k>` (count) for every event set `k` of [`DailyNeeds::sets`], `last_<k>`
+    /// (latest μs) where asked, and `period_<i>` (the period id of that day for limit `i`).
     pub daily: DataFrame,
     /// One row per account and product or key event name: `acc`, `ev`, `first_ts`, `since_signup` (μs),
     /// `is_product`, `is_key`, `product_rank` (1 for the first product event used, nullable).
@@ -70,13 +72,24 @@ pub struct Prepared {
     pub users: DataFrame,
     /// Product events inside the windowed-distinct spans of the requested snapshots: `acc`, `day`, `ev`.
     pub recent: DataFrame,
-    /// The event sets that have `n_<k>` / `last_<k>` columns in `daily`, by index `k`.
-    pub sets: Vec<EventSet>,
+    /// What `daily` holds.
+    pub needs: DailyNeeds,
     /// The midnight ending the day of the latest event or conversion: labels need `as_of + horizon` at or
     /// before it.
     pub observation_end: i64,
     /// Counts of everything read and left out.
     pub report: InputReport,
+}
+
+/// The event sets the daily table counts, and whether it also keeps each one's latest time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyNeeds {
+    /// Event sets, by index `k` of their `n_<k>` column.
+    pub sets: Vec<EventSet>,
+    /// Whether set `k` has a `last_<k>` column.
+    pub with_last: Vec<bool>,
+    /// Limits as (metered event, period), by index `i` of their `period_<i>` column.
+    pub limits: Vec<(String, Period)>,
 }
 
 /// Integer codes of event names, shared by the events and the config.
@@ -99,17 +112,9 @@ impl EventCodes {
     }
 }
 
-/// The role of each event, as code sets.
-struct Roles {
-    ignore: Vec<u32>,
-    exclusive: Vec<u32>,
-    key: Vec<u32>,
-    hand_raise: Vec<u32>,
-}
-
 /// Reads and prepares the inputs for snapshots whose windowed-distinct spans cover the given day ranges
 /// (`(first, last]` in epoch days).
-pub fn prepare(config: &Config, sets: &[EventSet], recent_days: &[(i64, i64)]) -> Result<Prepared, FeatureError> {
+pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) -> Result<Prepared, FeatureError> {
     let mut report = InputReport::default();
     let codes = EventCodes::new();
 
@@ -125,9 +130,9 @@ pub fn prepare(config: &Config, sets: &[EventSet], recent_days: &[(i64, i64)]) -
     report.conversions_read = conversions.height() as u64;
     let signup: Vec<i64> = physical_i64(accounts.column("signup_at")?)?;
     let mut converted: Vec<Option<i64>> = vec![None; accounts.height()];
-    let mut index_of_code: HashMap<u32, u32> = HashMap::with_capacity(accounts.height());
+    let mut index_of_code = CodeMap::new(NO_ACCOUNT);
     for (i, code) in account_codes.u32()?.into_no_null_iter().enumerate() {
-        index_of_code.insert(code, i as u32);
+        index_of_code.set(code, i as u32);
     }
     let conversion_codes = conversions
         .column("account_id")?
@@ -138,9 +143,9 @@ pub fn prepare(config: &Config, sets: &[EventSet], recent_days: &[(i64, i64)]) -
     let mut latest_conversion = i64::MIN;
     for (code, ts) in conversion_codes.u32()?.into_no_null_iter().zip(conversion_times) {
         latest_conversion = latest_conversion.max(ts);
-        match index_of_code.get(&code) {
-            None => report.conversions_of_unknown_accounts += 1,
-            Some(&i) => {
+        match index_of_code.get(code) {
+            NO_ACCOUNT => report.conversions_of_unknown_accounts += 1,
+            i => {
                 let slot = &mut converted[i as usize];
                 if slot.is_some() {
                     report.repeated_conversions += 1;
@@ -155,125 +160,87 @@ pub fn prepare(config: &Config, sets: &[EventSet], recent_days: &[(i64, i64)]) -
         .filter(|(c, s)| c.is_some_and(|c| c < **s))
         .count() as u64;
 
-    let roles = Roles {
-        ignore: codes.of(&config.events.ignore)?,
-        exclusive: codes.of(&config
-            .events
-            .hand_raise
-            .iter()
-            .chain(&config.events.collaboration)
-            .chain(config.limits.iter().filter_map(|l| l.reached_event.as_ref()))
-            .cloned()
-            .collect::<Vec<_>>())?,
-        key: codes.of(&config.events.key)?,
-        hand_raise: codes.of(&config.events.hand_raise)?,
+    // Events: one streaming scan into integer codes (nulls become sentinels, counted below).
+    let code = |name: &str| {
+        col(name)
+            .cast(codes.dtype.clone())
+            .to_physical()
+            .cast(DataType::UInt32)
+            .fill_null(lit(MISSING))
     };
-
-    // Events: one streaming scan into codes.
-    let cols = [col("account_id"), col("user_id"), col("event")]
-        .map(|c| c.cast(codes.dtype.clone()).to_physical().cast(DataType::UInt32));
-    let [account, user, event] = cols;
     let raw = scan_events(config)?
         .select([
-            account.alias("account"),
-            user.alias("user"),
-            event.alias("ev"),
-            col("timestamp").to_physical().alias("ts"),
+            code("account_id").alias("account"),
+            code("user_id").alias("user"),
+            code("event").alias("ev"),
+            col("timestamp").to_physical().fill_null(lit(i64::MIN)).alias("ts"),
         ])
         .collect_with_engine(Engine::Streaming)?
         .unwrap_single();
+    let mut raw = raw;
+    raw.rechunk_mut_par();
     report.events_read = raw.height() as u64;
+    let account = raw.column("account")?.u32()?.cont_slice()?;
+    let user = raw.column("user")?.u32()?.cont_slice()?;
+    let ev = raw.column("ev")?.u32()?.cont_slice()?;
+    let ts = raw.column("ts")?.i64()?.cont_slice()?;
 
-    let events = clean(&raw, &index_of_code, &signup, &roles, &mut report)?;
+    let max_code = ev.iter().copied().filter(|&c| c != MISSING).max().unwrap_or(0);
+    let roles = EventRoles::new(config, needs, &codes, max_code)?;
+    let mut builder = Builder::new(needs, recent_days);
+    let mut state = AccountState::default();
+    let mut visit = |i: usize, report: &mut InputReport| {
+        let (account, ev, ts) = (account[i], ev[i], ts[i]);
+        if account == MISSING || ev == MISSING || ts == i64::MIN {
+            report.events_missing_values += 1;
+            return;
+        }
+        let bits = roles.bits(ev);
+        if bits == IGNORED {
+            report.ignored_events += 1;
+        } else if !(MIN_TS..MAX_TS).contains(&ts) {
+            report.events_out_of_range += 1;
+        } else {
+            match index_of_code.get(account) {
+                NO_ACCOUNT => report.events_of_unknown_accounts += 1,
+                acc if ts < signup[acc as usize] => report.events_before_signup += 1,
+                acc => {
+                    if state.is_duplicate(acc, ts, ev, user[i]) {
+                        report.duplicate_events += 1;
+                    } else {
+                        builder.push(&mut state, acc, ts, ev, user[i], bits, signup[acc as usize]);
+                    }
+                }
+            }
+        }
+    };
+    // Visit events in per-account time order: most exports already have it; sort only when they do not.
+    if grouped_in_time_order(account, ts) {
+        for i in 0..raw.height() {
+            visit(i, &mut report);
+        }
+    } else {
+        let mut order: Vec<u32> = (0..raw.height() as u32).collect();
+        order.par_sort_unstable_by_key(|&i| (index_of_code.get(account[i as usize]), ts[i as usize]));
+        for i in order {
+            visit(i as usize, &mut report);
+        }
+    }
+    builder.flush_day();
     drop(raw);
-    report.events_used = events.acc.len() as u64;
-    let latest_event = events.ts.iter().copied().max().unwrap_or(i64::MIN);
-    let observation_end = ceil_day(latest_event.max(latest_conversion)) * DAY_US;
 
-    let frame = events.into_frame(&roles)?;
-    let set_masks = sets
-        .iter()
-        .map(|set| set_mask(set, &roles, &codes))
-        .collect::<PolarsResult<Vec<_>>>()?;
-    let mut daily_aggs = vec![col("session_start").sum().cast(DataType::Float64).alias("sessions")];
-    for (k, mask) in set_masks.iter().enumerate() {
-        daily_aggs.push(mask.clone().sum().cast(DataType::Float64).alias(format!("n_{k}")));
-        daily_aggs.push(col("ts").filter(mask.clone()).max().alias(format!("last_{k}")));
-    }
-    let daily = frame
-        .clone()
-        .lazy()
-        .group_by([col("acc"), col("day")])
-        .agg(daily_aggs)
-        .collect()?;
+    report.events_used = builder.events_used;
+    let observation_end = ceil_day(builder.latest_event.max(latest_conversion)) * DAY_US;
+    let (daily, first_use, users, recent) = builder.finish()?;
 
-    let signup_series = Series::new("signup".into(), &signup);
-    let first_use = frame
-        .clone()
-        .lazy()
-        .filter(col("is_product").or(col("is_key")))
-        .group_by([col("acc"), col("ev")])
-        .agg([
-            col("ts").min().alias("first_ts"),
-            col("is_product").first(),
-            col("is_key").first(),
-        ])
-        .collect()?;
-    let first_signup = signup_series.take(first_use.column("acc")?.u32()?)?;
-    let first_use = first_use
-        .lazy()
-        .with_column((col("first_ts") - lit(first_signup)).alias("since_signup"))
-        .with_column(
-            when(col("is_product"))
-                .then(
-                    col("first_ts")
-                        .rank(
-                            RankOptions {
-                                method: RankMethod::Ordinal,
-                                descending: false,
-                            },
-                            None,
-                        )
-                        .over([col("acc"), col("is_product")])?,
-                )
-                .otherwise(lit(NULL))
-                .cast(DataType::UInt32)
-                .alias("product_rank"),
-        )
-        .collect()?;
-
-    let users = frame
-        .clone()
-        .lazy()
-        .filter(col("user").is_not_null())
-        .group_by([col("acc"), col("user")])
-        .agg([col("ts").min().alias("first_ts")])
-        .select([col("acc"), col("first_ts")])
-        .collect()?;
-
-    let mut in_recent = lit(false);
-    for &(from, to) in recent_days {
-        in_recent = in_recent.or(col("day").gt(lit(from)).and(col("day").lt_eq(lit(to))));
-    }
-    let recent = frame
-        .lazy()
-        .filter(col("is_product").and(in_recent))
-        .select([col("acc"), col("day"), col("ev")])
-        .collect()?;
-
-    let accounts = DataFrame::new(
-        accounts.height(),
-        [
-            vec![
-                Column::new("acc".into(), (0..accounts.height() as u32).collect::<Vec<_>>()),
-                accounts.column("account_id")?.clone(),
-                Column::new("signup".into(), &signup),
-                Column::new("converted".into(), &converted),
-            ],
-            accounts.columns().iter().skip(3).cloned().collect::<Vec<_>>(),
-        ]
-        .concat(),
-    )?;
+    let mut columns = vec![
+        Column::new("acc".into(), (0..accounts.height() as u32).collect::<Vec<_>>()),
+        accounts.column("account_id")?.clone(),
+        Column::new("signup".into(), &signup),
+        Column::new("converted".into(), &converted),
+    ];
+    columns.extend(accounts.columns().iter().skip(3).cloned());
+    let accounts = DataFrame::new(accounts.height(), columns)?;
 
     Ok(Prepared {
         accounts,
@@ -281,7 +248,7 @@ pub fn prepare(config: &Config, sets: &[EventSet], recent_days: &[(i64, i64)]) -
         first_use,
         users,
         recent,
-        sets: sets.to_vec(),
+        needs: needs.clone(),
         observation_end,
         report,
     })
@@ -292,132 +259,365 @@ pub fn ceil_day(ts: i64) -> i64 {
     ts.div_euclid(DAY_US) + i64::from(ts.rem_euclid(DAY_US) != 0)
 }
 
+/// The id of the limit period containing the calendar day that ends at midnight `day` (epoch days):
+/// Monday-start weeks, calendar months, or one period for life.
+pub fn period_id(day: i64, period: Period) -> i64 {
+    let date = day - 1;
+    match period {
+        // 1970-01-01 was a Thursday: shifting by 3 makes weeks start on Monday.
+        Period::Week => (date + 3).div_euclid(7),
+        Period::Month => {
+            let date = chrono::DateTime::from_timestamp(date * 86_400, 0)
+                .expect("in range")
+                .date_naive();
+            i64::from(date.year()) * 12 + i64::from(date.month0())
+        }
+        Period::Lifetime => 0,
+    }
+}
+
 fn physical_i64(column: &Column) -> PolarsResult<Vec<i64>> {
     let values = column.as_materialized_series().to_physical_repr();
     Ok(values.i64()?.into_no_null_iter().collect())
 }
 
-/// Whether a row of the cleaned event frame is in `set`.
-fn set_mask(set: &EventSet, roles: &Roles, codes: &EventCodes) -> PolarsResult<Expr> {
-    let is_in = |list: &[u32]| col("ev").is_in(lit(Series::new("codes".into(), list)).implode(false), false);
-    Ok(match set {
-        EventSet::Activity => col("ts").is_not_null(),
-        EventSet::Product => col("is_product"),
-        EventSet::Key => col("is_key"),
-        EventSet::HandRaise => is_in(&roles.hand_raise),
-        EventSet::Named(name) => col("ev").eq(lit(codes.of(std::slice::from_ref(name))?[0])),
-    })
+/// A code that stands for a missing value.
+const MISSING: u32 = u32::MAX;
+/// The account index of a code that is not an account.
+const NO_ACCOUNT: u32 = u32::MAX;
+/// The set bits of an ignored event.
+const IGNORED: u64 = 0;
+
+/// A dense map from categorical codes to values.
+struct CodeMap<T: Copy> {
+    values: Vec<T>,
+    default: T,
 }
 
-/// Cleaned events in per-account time order.
-struct Events {
-    acc: Vec<u32>,
-    ts: Vec<i64>,
-    ev: Vec<u32>,
-    user: Vec<u32>,
-    session_start: Vec<bool>,
-}
+impl<T: Copy> CodeMap<T> {
+    fn new(default: T) -> Self {
+        CodeMap {
+            values: Vec::new(),
+            default,
+        }
+    }
 
-const NO_USER: u32 = u32::MAX;
+    fn set(&mut self, code: u32, value: T) {
+        let i = code as usize;
+        if i >= self.values.len() {
+            self.values.resize(i + 1, self.default);
+        }
+        self.values[i] = value;
+    }
 
-impl Events {
-    fn into_frame(self, roles: &Roles) -> PolarsResult<DataFrame> {
-        let is_key: Vec<bool> = self.ev.iter().map(|e| roles.key.contains(e)).collect();
-        let is_product: Vec<bool> = self.ev.iter().map(|e| !roles.exclusive.contains(e)).collect();
-        let day: Vec<i64> = self.ts.iter().map(|&t| ceil_day(t)).collect();
-        let user =
-            UInt32Chunked::from_iter_options("user".into(), self.user.iter().map(|&u| (u != NO_USER).then_some(u)));
-        DataFrame::new(
-            self.acc.len(),
-            vec![
-                Column::new("acc".into(), self.acc),
-                Column::new("ts".into(), self.ts),
-                Column::new("day".into(), day),
-                Column::new("ev".into(), self.ev),
-                user.into_column(),
-                Column::new("session_start".into(), self.session_start),
-                Column::new("is_product".into(), is_product),
-                Column::new("is_key".into(), is_key),
-            ],
-        )
+    fn get(&self, code: u32) -> T {
+        self.values.get(code as usize).copied().unwrap_or(self.default)
     }
 }
 
-/// Drops (and counts) ignored, incomplete, out-of-range, unknown-account, pre-signup and duplicate events,
-/// orders the rest by account and time, and marks session starts.
-fn clean(
-    raw: &DataFrame,
-    index_of_code: &HashMap<u32, u32>,
-    signup: &[i64],
-    roles: &Roles,
-    report: &mut InputReport,
-) -> PolarsResult<Events> {
-    let account = raw.column("account")?.u32()?;
-    let user = raw.column("user")?.u32()?;
-    let ev = raw.column("ev")?.u32()?;
-    let ts = raw.column("ts")?.i64()?;
-    let mut rows: Vec<(u32, i64, u32, u32)> = Vec::with_capacity(raw.height());
-    for (((account, user), ev), ts) in account.iter().zip(user.iter()).zip(ev.iter()).zip(ts.iter()) {
-        let (Some(account), Some(ev), Some(ts)) = (account, ev, ts) else {
-            report.events_missing_values += 1;
-            continue;
-        };
-        if roles.ignore.contains(&ev) {
-            report.ignored_events += 1;
-            continue;
-        }
-        if !(MIN_TS..MAX_TS).contains(&ts) {
-            report.events_out_of_range += 1;
-            continue;
-        }
-        let Some(&acc) = index_of_code.get(&account) else {
-            report.events_of_unknown_accounts += 1;
-            continue;
-        };
-        if ts < signup[acc as usize] {
-            report.events_before_signup += 1;
-            continue;
-        }
-        rows.push((acc, ts, ev, user.unwrap_or(NO_USER)));
-    }
-    // Per-account time order: most exports already have it; sort only when they do not.
-    if !rows.windows(2).all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1)) {
-        rows.sort_unstable();
-    } else {
-        // Sorted by (account, time), but ties may interleave: order them so duplicates sit side by side.
-        let mut start = 0;
-        while start < rows.len() {
-            let mut end = start + 1;
-            while end < rows.len() && (rows[end].0, rows[end].1) == (rows[start].0, rows[start].1) {
-                end += 1;
+/// Whether every account's events are contiguous and in time order.
+fn grouped_in_time_order(account: &[u32], ts: &[i64]) -> bool {
+    let mut seen: HashSet<u32> = HashSet::new();
+    for i in 0..account.len() {
+        if i == 0 || account[i] != account[i - 1] {
+            if !seen.insert(account[i]) {
+                return false;
             }
-            if end - start > 1 {
-                rows[start..end].sort_unstable();
-            }
-            start = end;
+        } else if ts[i] < ts[i - 1] {
+            return false;
         }
     }
-    let before = rows.len();
-    rows.dedup();
-    report.duplicate_events = (before - rows.len()) as u64;
+    true
+}
 
-    let gap = SESSION_GAP_MINUTES * 60_000_000;
-    let mut events = Events {
-        acc: Vec::with_capacity(rows.len()),
-        ts: Vec::with_capacity(rows.len()),
-        ev: Vec::with_capacity(rows.len()),
-        user: Vec::with_capacity(rows.len()),
-        session_start: Vec::with_capacity(rows.len()),
-    };
-    let mut previous: Option<(u32, i64)> = None;
-    for (acc, ts, ev, user) in rows {
-        let starts = previous.is_none_or(|(a, t)| a != acc || ts - t > gap);
-        previous = Some((acc, ts));
-        events.acc.push(acc);
-        events.ts.push(ts);
-        events.ev.push(ev);
-        events.user.push(user);
-        events.session_start.push(starts);
+/// Bit of product events in [`EventRoles`].
+const PRODUCT: u64 = 1 << 62;
+/// Bit of key events in [`EventRoles`].
+const KEY: u64 = 1 << 61;
+/// Set on every event that is not ignored.
+const SEEN: u64 = 1 << 63;
+
+/// Which event sets each event code belongs to, as bits: bit `k` for set `k` of the daily needs, plus
+/// [`PRODUCT`], [`KEY`] and [`SEEN`]. Ignored events have no bit ([`IGNORED`]).
+struct EventRoles {
+    bits: Vec<u64>,
+}
+
+impl EventRoles {
+    fn new(config: &Config, needs: &DailyNeeds, codes: &EventCodes, max_code: u32) -> Result<Self, FeatureError> {
+        if needs.sets.len() > 60 {
+            return Err(FeatureError::Snapshots(format!(
+                "{} event sets need daily counts; at most 60 are supported",
+                needs.sets.len()
+            )));
+        }
+        let exclusive: Vec<String> = config
+            .events
+            .hand_raise
+            .iter()
+            .chain(&config.events.collaboration)
+            .chain(config.limits.iter().filter_map(|l| l.reached_event.as_ref()))
+            .cloned()
+            .collect();
+        let exclusive = codes.of(&exclusive)?;
+        let key = codes.of(&config.events.key)?;
+        let hand_raise = codes.of(&config.events.hand_raise)?;
+        let ignore = codes.of(&config.events.ignore)?;
+        let named: Vec<Option<u32>> = needs
+            .sets
+            .iter()
+            .map(|set| match set {
+                EventSet::Named(name) => codes.of(std::slice::from_ref(name)).map(|c| Some(c[0])),
+                _ => Ok(None),
+            })
+            .collect::<PolarsResult<_>>()?;
+        let bits = (0..=max_code)
+            .map(|code| {
+                if ignore.contains(&code) {
+                    return IGNORED;
+                }
+                let product = !exclusive.contains(&code);
+                let is_key = key.contains(&code);
+                let mut bits = SEEN;
+                if product {
+                    bits |= PRODUCT;
+                }
+                if is_key {
+                    bits |= KEY;
+                }
+                for (k, set) in needs.sets.iter().enumerate() {
+                    let member = match set {
+                        EventSet::Activity => true,
+                        EventSet::Product => product,
+                        EventSet::Key => is_key,
+                        EventSet::HandRaise => hand_raise.contains(&code),
+                        EventSet::Named(_) => named[k] == Some(code),
+                    };
+                    if member {
+                        bits |= 1 << k;
+                    }
+                }
+                bits
+            })
+            .collect();
+        Ok(EventRoles { bits })
     }
-    Ok(events)
+
+    fn bits(&self, code: u32) -> u64 {
+        self.bits[code as usize]
+    }
+}
+
+/// Per-account state of the ordered pass.
+#[derive(Default)]
+struct AccountState {
+    acc: Option<u32>,
+    tie_ts: i64,
+    tie: Vec<(u32, u32)>,
+    last_ts: Option<i64>,
+    seen_events: HashSet<u32>,
+    seen_users: HashSet<u32>,
+    products: u32,
+}
+
+impl AccountState {
+    /// Whether this event repeats one already seen at the same instant, entering a new account first.
+    fn is_duplicate(&mut self, acc: u32, ts: i64, ev: u32, user: u32) -> bool {
+        if self.acc != Some(acc) {
+            *self = AccountState {
+                acc: Some(acc),
+                tie: std::mem::take(&mut self.tie),
+                seen_events: std::mem::take(&mut self.seen_events),
+                seen_users: std::mem::take(&mut self.seen_users),
+                ..AccountState::default()
+            };
+            self.tie.clear();
+            self.seen_events.clear();
+            self.seen_users.clear();
+            self.tie_ts = ts;
+        } else if ts != self.tie_ts {
+            self.tie.clear();
+            self.tie_ts = ts;
+        }
+        if self.tie.contains(&(ev, user)) {
+            return true;
+        }
+        self.tie.push((ev, user));
+        false
+    }
+}
+
+/// Accumulates the snapshot-independent tables during the ordered pass.
+struct Builder<'a> {
+    needs: &'a DailyNeeds,
+    recent_days: &'a [(i64, i64)],
+    current: Option<(u32, i64)>,
+    counts: Vec<u32>,
+    lasts: Vec<Option<i64>>,
+    sessions: u32,
+    d_acc: Vec<u32>,
+    d_day: Vec<i64>,
+    d_sessions: Vec<u32>,
+    d_counts: Vec<Vec<u32>>,
+    d_lasts: Vec<Vec<Option<i64>>>,
+    f_acc: Vec<u32>,
+    f_ev: Vec<u32>,
+    f_ts: Vec<i64>,
+    f_since: Vec<i64>,
+    f_product: Vec<bool>,
+    f_key: Vec<bool>,
+    f_rank: Vec<Option<u32>>,
+    u_acc: Vec<u32>,
+    u_ts: Vec<i64>,
+    r_acc: Vec<u32>,
+    r_day: Vec<i64>,
+    r_ev: Vec<u32>,
+    events_used: u64,
+    latest_event: i64,
+}
+
+impl<'a> Builder<'a> {
+    fn new(needs: &'a DailyNeeds, recent_days: &'a [(i64, i64)]) -> Self {
+        let sets = needs.sets.len();
+        Builder {
+            needs,
+            recent_days,
+            current: None,
+            counts: vec![0; sets],
+            lasts: vec![None; sets],
+            sessions: 0,
+            d_acc: Vec::new(),
+            d_day: Vec::new(),
+            d_sessions: Vec::new(),
+            d_counts: vec![Vec::new(); sets],
+            d_lasts: vec![Vec::new(); sets],
+            f_acc: Vec::new(),
+            f_ev: Vec::new(),
+            f_ts: Vec::new(),
+            f_since: Vec::new(),
+            f_product: Vec::new(),
+            f_key: Vec::new(),
+            f_rank: Vec::new(),
+            u_acc: Vec::new(),
+            u_ts: Vec::new(),
+            r_acc: Vec::new(),
+            r_day: Vec::new(),
+            r_ev: Vec::new(),
+            events_used: 0,
+            latest_event: i64::MIN,
+        }
+    }
+
+    /// Adds one clean event (in per-account time order).
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, state: &mut AccountState, acc: u32, ts: i64, ev: u32, user: u32, bits: u64, signup: i64) {
+        self.events_used += 1;
+        self.latest_event = self.latest_event.max(ts);
+        let day = ceil_day(ts);
+        if self.current != Some((acc, day)) {
+            self.flush_day();
+            self.current = Some((acc, day));
+        }
+        if state
+            .last_ts
+            .is_none_or(|last| ts - last > SESSION_GAP_MINUTES * 60_000_000)
+        {
+            self.sessions += 1;
+        }
+        state.last_ts = Some(ts);
+        for k in 0..self.counts.len() {
+            if bits >> k & 1 == 1 {
+                self.counts[k] += 1;
+                self.lasts[k] = Some(ts);
+            }
+        }
+        if bits & (PRODUCT | KEY) != 0 && state.seen_events.insert(ev) {
+            let product = bits & PRODUCT != 0;
+            if product {
+                state.products += 1;
+            }
+            self.f_acc.push(acc);
+            self.f_ev.push(ev);
+            self.f_ts.push(ts);
+            self.f_since.push(ts - signup);
+            self.f_product.push(product);
+            self.f_key.push(bits & KEY != 0);
+            self.f_rank.push(product.then_some(state.products));
+        }
+        if user != MISSING && state.seen_users.insert(user) {
+            self.u_acc.push(acc);
+            self.u_ts.push(ts);
+        }
+        if bits & PRODUCT != 0 && self.recent_days.iter().any(|&(from, to)| day > from && day <= to) {
+            self.r_acc.push(acc);
+            self.r_day.push(day);
+            self.r_ev.push(ev);
+        }
+    }
+
+    /// Closes the current account-day.
+    fn flush_day(&mut self) {
+        let Some((acc, day)) = self.current.take() else {
+            return;
+        };
+        self.d_acc.push(acc);
+        self.d_day.push(day);
+        self.d_sessions.push(std::mem::take(&mut self.sessions));
+        for k in 0..self.counts.len() {
+            self.d_counts[k].push(std::mem::take(&mut self.counts[k]));
+            let last = self.lasts[k].take();
+            if self.needs.with_last[k] {
+                self.d_lasts[k].push(last);
+            }
+        }
+    }
+
+    /// The daily, first-use, users and recent tables.
+    fn finish(mut self) -> PolarsResult<(DataFrame, DataFrame, DataFrame, DataFrame)> {
+        self.flush_day();
+        let periods: Vec<Column> = self
+            .needs
+            .limits
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, period))| {
+                let ids: Vec<i64> = self.d_day.iter().map(|&day| period_id(day, period)).collect();
+                Column::new(format!("period_{i}").into(), ids)
+            })
+            .collect();
+        let mut columns = vec![
+            Column::new("acc".into(), self.d_acc),
+            Column::new("day".into(), self.d_day),
+            Column::new("sessions".into(), self.d_sessions),
+        ];
+        for (k, counts) in self.d_counts.into_iter().enumerate() {
+            columns.push(Column::new(format!("n_{k}").into(), counts));
+        }
+        for (k, lasts) in self.d_lasts.into_iter().enumerate() {
+            if self.needs.with_last[k] {
+                columns.push(Column::new(format!("last_{k}").into(), lasts));
+            }
+        }
+        columns.extend(periods);
+        let daily = DataFrame::new_infer_height(columns)?;
+        let first_use = DataFrame::new_infer_height(vec![
+            Column::new("acc".into(), self.f_acc),
+            Column::new("ev".into(), self.f_ev),
+            Column::new("first_ts".into(), self.f_ts),
+            Column::new("since_signup".into(), self.f_since),
+            Column::new("is_product".into(), self.f_product),
+            Column::new("is_key".into(), self.f_key),
+            Column::new("product_rank".into(), self.f_rank),
+        ])?;
+        let users = DataFrame::new_infer_height(vec![
+            Column::new("acc".into(), self.u_acc),
+            Column::new("first_ts".into(), self.u_ts),
+        ])?;
+        let recent = DataFrame::new_infer_height(vec![
+            Column::new("acc".into(), self.r_acc),
+            Column::new("day".into(), self.r_day),
+            Column::new("ev".into(), self.r_ev),
+        ])?;
+        Ok((daily, first_use, users, recent))
+    }
 }
