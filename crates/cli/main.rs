@@ -167,24 +167,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let out = out.context("--out is required")?;
             let started = std::time::Instant::now();
-            let mut table = pql_features::build(&config, &snapshots)?;
-            let report = &table.report;
+            let builder = pql_features::FeatureBuilder::new(&config, &snapshots, None)?;
+            let report = builder.report();
+            eprint!("{}", report_text(report));
             let metadata = vec![
                 ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
                 ("pql.input_report".to_string(), serde_json::to_string(report)?),
-                ("pql.features".to_string(), serde_json::to_string(&table.defs)?),
+                ("pql.features".to_string(), serde_json::to_string(builder.defs())?),
             ];
-            pql_data::write_frame(&mut table.frame, &out, &metadata)?;
-            let labels = table.frame.column("label")?.as_materialized_series();
-            let labelled = labels.len() - labels.null_count();
-            let positives = labels.cast(&polars::prelude::DataType::Float64)?.sum::<f64>()?;
-            eprint!("{}", report_text(report));
+            let (mut rows, mut labelled, mut positives) = (0, 0, 0.0);
+            let mut writer: Option<pql_data::FrameWriter> = None;
+            for snapshot in builder.snapshots() {
+                let snapshot = snapshot?;
+                let writer = match writer.as_mut() {
+                    Some(writer) => writer,
+                    None => writer.insert(pql_data::FrameWriter::create(&out, snapshot.schema(), &metadata)?),
+                };
+                writer.write(&snapshot)?;
+                let labels = snapshot.column("label")?.as_materialized_series();
+                rows += snapshot.height();
+                labelled += labels.len() - labels.null_count();
+                positives += labels.cast(&polars::prelude::DataType::Float64)?.sum::<f64>()?;
+            }
+            writer.context("no snapshot to write")?.finish()?;
             println!(
-                "wrote {} rows ({} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
-                table.frame.height(),
-                labelled,
+                "wrote {rows} rows ({labelled} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
                 100.0 * positives / labelled.max(1) as f64,
-                table.defs.len(),
+                builder.defs().len(),
                 out.display(),
                 started.elapsed().as_secs_f64()
             );

@@ -407,6 +407,9 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
             let text = match series.dtype() {
                 DataType::String => series.clone(),
                 dtype if dtype.is_integer() => series.cast(&DataType::String).map_err(|e| unreadable(path, e))?,
+                dtype if spec.kind == Kind::OptionalText && (dtype.is_primitive_numeric() || dtype.is_bool()) => {
+                    series.cast(&DataType::String).map_err(|e| unreadable(path, e))?
+                }
                 _ => return Err(bad_type("text or integer")),
             };
             let values = text.str().map_err(|e| unreadable(path, e))?;
@@ -465,7 +468,16 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
             Ok(micros.into_datetime(TimeUnit::Microseconds, None).into_series())
         }
         Kind::Number => match series.dtype() {
-            dtype if dtype.is_primitive_numeric() => series.cast(&DataType::Float64).map_err(|e| unreadable(path, e)),
+            dtype if dtype.is_primitive_numeric() => {
+                // NaN and infinities are missing values, not numbers.
+                let values = series.cast(&DataType::Float64).map_err(|e| unreadable(path, e))?;
+                let values = values.f64().map_err(|e| unreadable(path, e))?;
+                Ok(values
+                    .iter()
+                    .map(|v| v.filter(|x| x.is_finite()))
+                    .collect::<Float64Chunked>()
+                    .into_series())
+            }
             DataType::String => {
                 let values = series.str().map_err(|e| unreadable(path, e))?;
                 let mut out = Vec::with_capacity(values.len());

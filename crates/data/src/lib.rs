@@ -17,5 +17,5 @@ pub mod summary;
 pub use config::{Config, RawConfig};
 pub use error::{ConfigError, InputError, OutputError};
 pub use input::Dataset;
-pub use output::{write_atomically, write_frame};
+pub use output::{write_atomically, write_frame, FrameWriter};
 pub use summary::InputSummary;

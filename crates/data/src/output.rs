@@ -45,41 +45,125 @@ where
 }
 
 /// Writes a frame atomically as Parquet (zstd) or CSV, chosen by `path`'s extension, with key/value
-/// metadata: in the Parquet footer, or for CSV in a sidecar `<path>.meta.json` (also written atomically).
-/// Datetimes in CSV are written as RFC 3339 UTC text.
-pub fn write_frame(frame: &mut DataFrame, path: &Path, metadata: &[(String, String)]) -> Result<(), OutputError> {
-    match Format::of(path) {
-        Some(Format::Parquet) => write_atomically(path, |out| {
-            let metadata = (!metadata.is_empty()).then(|| KeyValueMetadata::from_static(metadata.to_vec()));
-            ParquetWriter::new(out)
-                .with_compression(ParquetCompression::Zstd(None))
-                .with_key_value_metadata(metadata)
-                .finish(frame)
-                .map(|_| ())
-        }),
-        Some(Format::Csv) => {
-            write_atomically(path, |out| {
-                CsvWriter::new(out)
+/// metadata (see [`FrameWriter`]).
+pub fn write_frame(frame: &DataFrame, path: &Path, metadata: &[(String, String)]) -> Result<(), OutputError> {
+    let mut writer = FrameWriter::create(path, frame.schema(), metadata)?;
+    writer.write(frame)?;
+    writer.finish()
+}
+
+/// A table written in batches to a temporary file beside `path`, and moved into place by
+/// [`FrameWriter::finish`] only; dropping it unfinished leaves no file. Parquet (zstd, key/value metadata in
+/// the footer) or CSV (RFC 3339 UTC datetimes, metadata in a sidecar `<path>.meta.json`), by extension.
+pub struct FrameWriter {
+    path: std::path::PathBuf,
+    temp: tempfile::NamedTempFile,
+    encoder: Encoder,
+    metadata: Vec<(String, String)>,
+}
+
+enum Encoder {
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<BufWriter<File>>>),
+    Csv(polars::io::csv::write::BatchedWriter<BufWriter<File>>),
+}
+
+impl FrameWriter {
+    /// Opens a writer for frames of `schema`.
+    pub fn create(path: &Path, schema: &Schema, metadata: &[(String, String)]) -> Result<Self, OutputError> {
+        let io = |source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let encode = |e: PolarsError| OutputError::Encode {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let format = Format::of(path)
+            .filter(|f| *f != Format::Ndjson)
+            .ok_or_else(|| OutputError::Encode {
+                path: path.to_path_buf(),
+                message: "unsupported output extension (use .parquet or .csv)".into(),
+            })?;
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let temp = tempfile::Builder::new()
+            .prefix(".pql-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let file = BufWriter::new(temp.reopen().map_err(io)?);
+        let encoder = match format {
+            Format::Parquet => {
+                let kv = (!metadata.is_empty()).then(|| KeyValueMetadata::from_static(metadata.to_vec()));
+                Encoder::Parquet(Box::new(
+                    ParquetWriter::new(file)
+                        .with_compression(ParquetCompression::Zstd(None))
+                        .with_key_value_metadata(kv)
+                        .batched(schema)
+                        .map_err(encode)?,
+                ))
+            }
+            _ => Encoder::Csv(
+                CsvWriter::new(file)
                     .include_header(true)
                     .with_datetime_format(Some(CSV_DATETIME_FORMAT.into()))
-                    .finish(frame)
-            })?;
-            if metadata.is_empty() {
-                return Ok(());
-            }
+                    .batched(schema)
+                    .map_err(encode)?,
+            ),
+        };
+        Ok(FrameWriter {
+            path: path.to_path_buf(),
+            temp,
+            encoder,
+            metadata: metadata.to_vec(),
+        })
+    }
+
+    /// Appends a frame.
+    pub fn write(&mut self, frame: &DataFrame) -> Result<(), OutputError> {
+        match &mut self.encoder {
+            Encoder::Parquet(w) => w.write_batch(frame),
+            Encoder::Csv(w) => w.write_batch(frame),
+        }
+        .map_err(|e| OutputError::Encode {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Completes the file, syncs it and moves it into place (with its CSV metadata sidecar).
+    pub fn finish(self) -> Result<(), OutputError> {
+        let path = &self.path;
+        let io = |source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let encode = |e: PolarsError| OutputError::Encode {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let csv = matches!(self.encoder, Encoder::Csv(_));
+        match self.encoder {
+            Encoder::Parquet(w) => w.finish().map(|_| ()).map_err(encode)?,
+            Encoder::Csv(mut w) => w.finish().map_err(encode)?,
+        }
+        self.temp.as_file().sync_all().map_err(io)?;
+        self.temp.persist(path).map_err(|e| io(e.error))?;
+        if csv && !self.metadata.is_empty() {
             let mut sidecar = path.as_os_str().to_owned();
             sidecar.push(".meta.json");
             // Values that are JSON documents are embedded as such; others as strings.
-            let fields: serde_json::Map<String, serde_json::Value> = metadata
+            let fields: serde_json::Map<String, serde_json::Value> = self
+                .metadata
                 .iter()
                 .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap_or_else(|_| v.clone().into())))
                 .collect();
-            write_atomically(Path::new(&sidecar), |out| serde_json::to_writer_pretty(out, &fields))
+            write_atomically(Path::new(&sidecar), |out| serde_json::to_writer_pretty(out, &fields))?;
         }
-        _ => Err(OutputError::Encode {
-            path: path.to_path_buf(),
-            message: "unsupported output extension (use .parquet or .csv)".into(),
-        }),
+        Ok(())
     }
 }
 

@@ -461,18 +461,16 @@ pub fn catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
             ));
         }
     }
-    if !config.events.hand_raise.is_empty() {
-        defs.push(def(
-            "days_since_hand_raise",
-            HandRaising,
-            HandRaise,
-            Lifetime,
-            DaysSinceLast,
-            Unit::Days,
-            Missing::Tenure,
-            "days since the latest hand-raise event of any kind",
-        ));
-    }
+    defs.push(def(
+        "days_since_hand_raise",
+        HandRaising,
+        HandRaise,
+        Lifetime,
+        DaysSinceLast,
+        Unit::Days,
+        Missing::Tenure,
+        "days since the latest hand-raise event of any kind",
+    ));
 
     defs.push(def(
         "active_users",

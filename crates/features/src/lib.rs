@@ -76,44 +76,80 @@ pub struct FeatureTable {
     pub report: InputReport,
 }
 
-/// Builds the feature table for the snapshots. Categorical levels come from the accounts table.
-pub fn build(config: &Config, snapshots: &Snapshots) -> Result<FeatureTable, FeatureError> {
-    build_with_levels(config, snapshots, None)
+/// Prepared inputs that yield the feature rows one snapshot at a time, so a large table can be written as
+/// it is computed.
+pub struct FeatureBuilder {
+    prepared: prepare::Prepared,
+    defs: Vec<FeatureDef>,
+    days: Vec<i64>,
+    horizon_days: u32,
 }
 
-/// Builds the feature table with given categorical levels (e.g. a model's), or levels from the accounts
-/// table when `None`.
-pub fn build_with_levels(
-    config: &Config,
-    snapshots: &Snapshots,
-    levels: Option<&Levels>,
-) -> Result<FeatureTable, FeatureError> {
-    let dates = snapshots.dates(config)?;
-    let days: Vec<i64> = dates.iter().map(|d| epoch_day(*d)).collect();
-    // The definitions depend on levels only through attribute columns, which preparation does not read.
-    let provisional = catalog::catalog(config, &Vec::new());
-    let needs = compile::daily_needs(&provisional, config);
-    let spans = compile::recent_spans(&provisional, &days);
-    let prepared = prepare::prepare(config, &needs, &spans)?;
-    let levels = match levels {
-        Some(levels) => levels.clone(),
-        None => levels_of(&prepared.accounts, config)?,
-    };
-    let defs = catalog::catalog(config, &levels);
-    let mut frames = Vec::with_capacity(days.len());
-    for &k in &days {
-        frames.push(compile::snapshot(&prepared, &defs, k, config.label.horizon_days)?);
+impl FeatureBuilder {
+    /// Reads and prepares the inputs for the snapshots. Categorical levels are `levels` (e.g. a model's),
+    /// or the most frequent in the accounts table when `None`.
+    pub fn new(config: &Config, snapshots: &Snapshots, levels: Option<&Levels>) -> Result<Self, FeatureError> {
+        let dates = snapshots.dates(config)?;
+        let days: Vec<i64> = dates.iter().map(|d| epoch_day(*d)).collect();
+        // The definitions depend on levels only through attribute columns, which preparation does not read.
+        let provisional = catalog::catalog(config, &Vec::new());
+        let needs = compile::daily_needs(&provisional, config);
+        let spans = compile::recent_spans(&provisional, &days);
+        let prepared = prepare::prepare(config, &needs, &spans)?;
+        let levels = match levels {
+            Some(levels) => levels.clone(),
+            None => levels_of(&prepared.accounts, config)?,
+        };
+        Ok(FeatureBuilder {
+            prepared,
+            defs: catalog::catalog(config, &levels),
+            days,
+            horizon_days: config.label.horizon_days,
+        })
     }
-    let mut frame = frames.remove(0);
-    for other in frames {
-        frame.vstack_mut_owned(other)?;
+
+    /// The feature definitions, in column order.
+    pub fn defs(&self) -> &[FeatureDef] {
+        &self.defs
     }
-    frame.rechunk_mut_par();
-    Ok(FeatureTable {
-        frame,
-        defs,
-        report: prepared.report,
-    })
+
+    /// What was read and left out.
+    pub fn report(&self) -> &InputReport {
+        &self.prepared.report
+    }
+
+    /// The rows of each snapshot, in date order.
+    pub fn snapshots(&self) -> impl Iterator<Item = Result<DataFrame, FeatureError>> + '_ {
+        self.days
+            .iter()
+            .map(|&k| Ok(compile::snapshot(&self.prepared, &self.defs, k, self.horizon_days)?))
+    }
+
+    /// All rows in one table.
+    pub fn collect(self) -> Result<FeatureTable, FeatureError> {
+        let mut frame: Option<DataFrame> = None;
+        for snapshot in self.snapshots() {
+            let snapshot = snapshot?;
+            match frame.as_mut() {
+                None => frame = Some(snapshot),
+                Some(all) => {
+                    all.vstack_mut_owned(snapshot)?;
+                }
+            }
+        }
+        let mut frame = frame.expect("there is at least one snapshot");
+        frame.rechunk_mut_par();
+        Ok(FeatureTable {
+            frame,
+            defs: self.defs,
+            report: self.prepared.report,
+        })
+    }
+}
+
+/// Builds the feature table for the snapshots. Categorical levels come from the accounts table.
+pub fn build(config: &Config, snapshots: &Snapshots) -> Result<FeatureTable, FeatureError> {
+    FeatureBuilder::new(config, snapshots, None)?.collect()
 }
 
 /// The feature dictionary for a config, with categorical levels read from its accounts table.

@@ -160,7 +160,8 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         .filter(|(c, s)| c.is_some_and(|c| c < **s))
         .count() as u64;
 
-    // Events: one streaming scan into integer codes (nulls become sentinels, counted below).
+    // Events: one streaming scan into integer codes (nulls become sentinels, counted below), consumed in
+    // batches while they arrive in per-account time order, as most exports are.
     let code = |name: &str| {
         col(name)
             .cast(codes.dtype.clone())
@@ -168,66 +169,45 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
             .cast(DataType::UInt32)
             .fill_null(lit(MISSING))
     };
-    let raw = scan_events(config)?
-        .select([
-            code("account_id").alias("account"),
-            code("user_id").alias("user"),
-            code("event").alias("ev"),
-            col("timestamp").to_physical().fill_null(lit(i64::MIN)).alias("ts"),
-        ])
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let mut raw = raw;
-    raw.rechunk_mut_par();
-    report.events_read = raw.height() as u64;
-    let account = raw.column("account")?.u32()?.cont_slice()?;
-    let user = raw.column("user")?.u32()?.cont_slice()?;
-    let ev = raw.column("ev")?.u32()?.cont_slice()?;
-    let ts = raw.column("ts")?.i64()?.cont_slice()?;
-
-    let max_code = ev.iter().copied().filter(|&c| c != MISSING).max().unwrap_or(0);
-    let roles = EventRoles::new(config, needs, &codes, max_code)?;
-    let mut builder = Builder::new(needs, recent_days);
-    let mut state = AccountState::default();
-    let mut visit = |i: usize, report: &mut InputReport| {
-        let (account, ev, ts) = (account[i], ev[i], ts[i]);
-        if account == MISSING || ev == MISSING || ts == i64::MIN {
-            report.events_missing_values += 1;
-            return;
-        }
-        let bits = roles.bits(ev);
-        if bits == IGNORED {
-            report.ignored_events += 1;
-        } else if !(MIN_TS..MAX_TS).contains(&ts) {
-            report.events_out_of_range += 1;
-        } else {
-            match index_of_code.get(account) {
-                NO_ACCOUNT => report.events_of_unknown_accounts += 1,
-                acc if ts < signup[acc as usize] => report.events_before_signup += 1,
-                acc => {
-                    if state.is_duplicate(acc, ts, ev, user[i]) {
-                        report.duplicate_events += 1;
-                    } else {
-                        builder.push(&mut state, acc, ts, ev, user[i], bits, signup[acc as usize]);
-                    }
-                }
+    let scan = scan_events(config)?.select([
+        code("account_id").alias("account"),
+        code("user_id").alias("user"),
+        code("event").alias("ev"),
+        col("timestamp").to_physical().fill_null(lit(i64::MIN)).alias("ts"),
+    ]);
+    let roles = EventRoles::new(config, needs, &codes)?;
+    let new_pass = || Pass::new(roles.clone(), &index_of_code, &signup, Builder::new(needs, recent_days));
+    let mut pass = new_pass();
+    let mut in_order = true;
+    'batches: for batch in scan.clone().collect_batches(Engine::Streaming, true, None, false)? {
+        let columns = EventColumns::of(batch?)?;
+        for i in 0..columns.len() {
+            if !pass.visit(&columns, i) {
+                in_order = false;
+                break 'batches;
             }
         }
-    };
-    // Visit events in per-account time order: most exports already have it; sort only when they do not.
-    if grouped_in_time_order(account, ts) {
-        for i in 0..raw.height() {
-            visit(i, &mut report);
-        }
-    } else {
-        let mut order: Vec<u32> = (0..raw.height() as u32).collect();
+    }
+    if !in_order {
+        // Not in per-account time order: read everything, sort, and start over.
+        let columns = EventColumns::of(scan.collect_with_engine(Engine::Streaming)?.unwrap_single())?;
+        let (account, ts) = (columns.account(), columns.ts());
+        let mut order: Vec<u32> = (0..columns.len() as u32).collect();
         order.par_sort_unstable_by_key(|&i| (index_of_code.get(account[i as usize]), ts[i as usize]));
+        pass = new_pass();
         for i in order {
-            visit(i as usize, &mut report);
+            let in_order = pass.visit(&columns, i as usize);
+            debug_assert!(in_order, "sorted events are in order");
         }
     }
-    builder.flush_day();
-    drop(raw);
+    let (builder, counts) = pass.finish();
+    report.events_read = counts.events_read;
+    report.ignored_events = counts.ignored_events;
+    report.events_missing_values = counts.events_missing_values;
+    report.events_of_unknown_accounts = counts.events_of_unknown_accounts;
+    report.events_before_signup = counts.events_before_signup;
+    report.duplicate_events = counts.duplicate_events;
+    report.events_out_of_range = counts.events_out_of_range;
 
     report.events_used = builder.events_used;
     let observation_end = ceil_day(builder.latest_event.max(latest_conversion)) * DAY_US;
@@ -281,6 +261,8 @@ fn physical_i64(column: &Column) -> PolarsResult<Vec<i64>> {
     Ok(values.i64()?.into_no_null_iter().collect())
 }
 
+/// No time, in the daily table's latest-time columns before they become nullable.
+const NO_TIME: i64 = i64::MIN;
 /// A code that stands for a missing value.
 const MISSING: u32 = u32::MAX;
 /// The account index of a code that is not an account.
@@ -315,19 +297,124 @@ impl<T: Copy> CodeMap<T> {
     }
 }
 
-/// Whether every account's events are contiguous and in time order.
-fn grouped_in_time_order(account: &[u32], ts: &[i64]) -> bool {
-    let mut seen: HashSet<u32> = HashSet::new();
-    for i in 0..account.len() {
-        if i == 0 || account[i] != account[i - 1] {
-            if !seen.insert(account[i]) {
-                return false;
-            }
-        } else if ts[i] < ts[i - 1] {
-            return false;
+/// The four event columns of a batch, as contiguous slices.
+struct EventColumns {
+    frame: DataFrame,
+}
+
+impl EventColumns {
+    fn of(mut frame: DataFrame) -> PolarsResult<Self> {
+        frame.rechunk_mut_par();
+        Ok(EventColumns { frame })
+    }
+
+    fn len(&self) -> usize {
+        self.frame.height()
+    }
+
+    fn slice_u32(&self, name: &str) -> &[u32] {
+        let column = self.frame.column(name).expect("scan selects it");
+        column
+            .u32()
+            .expect("u32")
+            .cont_slice()
+            .expect("rechunked without nulls")
+    }
+
+    fn account(&self) -> &[u32] {
+        self.slice_u32("account")
+    }
+
+    fn ts(&self) -> &[i64] {
+        let column = self.frame.column("ts").expect("scan selects it");
+        column
+            .i64()
+            .expect("i64")
+            .cont_slice()
+            .expect("rechunked without nulls")
+    }
+}
+
+/// One ordered pass over the events: cleaning with counts, the order check, and the builder.
+struct Pass<'a> {
+    roles: EventRoles,
+    index_of_code: &'a CodeMap<u32>,
+    signup: &'a [i64],
+    builder: Builder<'a>,
+    state: AccountState,
+    counts: InputReport,
+    finished_accounts: Vec<bool>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(roles: EventRoles, index_of_code: &'a CodeMap<u32>, signup: &'a [i64], builder: Builder<'a>) -> Self {
+        Pass {
+            roles,
+            index_of_code,
+            signup,
+            builder,
+            state: AccountState::default(),
+            counts: InputReport::default(),
+            finished_accounts: vec![false; signup.len()],
         }
     }
-    true
+
+    /// Takes event `i` of the batch; `false` when it breaks per-account time order.
+    fn visit(&mut self, columns: &EventColumns, i: usize) -> bool {
+        let (account, user) = (columns.account()[i], columns.slice_u32("user")[i]);
+        let (ev, ts) = (columns.slice_u32("ev")[i], columns.ts()[i]);
+        let counts = &mut self.counts;
+        counts.events_read += 1;
+        if account == MISSING || ev == MISSING || ts == i64::MIN {
+            counts.events_missing_values += 1;
+            return true;
+        }
+        let bits = self.roles.bits(ev);
+        if bits == IGNORED {
+            counts.ignored_events += 1;
+            return true;
+        }
+        if !(MIN_TS..MAX_TS).contains(&ts) {
+            counts.events_out_of_range += 1;
+            return true;
+        }
+        let acc = self.index_of_code.get(account);
+        if acc == NO_ACCOUNT {
+            counts.events_of_unknown_accounts += 1;
+            return true;
+        }
+        let signup = self.signup[acc as usize];
+        if ts < signup {
+            counts.events_before_signup += 1;
+            return true;
+        }
+        match self.state.acc {
+            Some(current) if current == acc => {
+                if self.state.tie_ts > ts {
+                    return false;
+                }
+            }
+            previous => {
+                if let Some(previous) = previous {
+                    self.finished_accounts[previous as usize] = true;
+                }
+                if self.finished_accounts[acc as usize] {
+                    return false;
+                }
+            }
+        }
+        if self.state.is_duplicate(acc, ts, ev, user) {
+            counts.duplicate_events += 1;
+        } else {
+            self.builder.push(&mut self.state, acc, ts, ev, user, bits, signup);
+        }
+        true
+    }
+
+    fn finish(mut self) -> (Builder<'a>, InputReport) {
+        self.builder.flush_day();
+        (self.builder, self.counts)
+    }
 }
 
 /// Bit of product events in [`EventRoles`].
@@ -338,13 +425,33 @@ const KEY: u64 = 1 << 61;
 const SEEN: u64 = 1 << 63;
 
 /// Which event sets each event code belongs to, as bits: bit `k` for set `k` of the daily needs, plus
-/// [`PRODUCT`], [`KEY`] and [`SEEN`]. Ignored events have no bit ([`IGNORED`]).
+/// [`PRODUCT`], [`KEY`] and [`SEEN`]. Ignored events have no bit ([`IGNORED`]). Computed per code on first
+/// sight.
+#[derive(Clone)]
 struct EventRoles {
-    bits: Vec<u64>,
+    cache: Vec<u64>,
+    ignore: Vec<u32>,
+    exclusive: Vec<u32>,
+    key: Vec<u32>,
+    hand_raise: Vec<u32>,
+    sets: Vec<SetRule>,
 }
 
+/// How membership of one daily set is decided.
+#[derive(Clone, Copy)]
+enum SetRule {
+    Activity,
+    Product,
+    Key,
+    HandRaise,
+    Code(u32),
+}
+
+/// Not yet computed, in [`EventRoles`]'s cache.
+const UNKNOWN: u64 = u64::MAX;
+
 impl EventRoles {
-    fn new(config: &Config, needs: &DailyNeeds, codes: &EventCodes, max_code: u32) -> Result<Self, FeatureError> {
+    fn new(config: &Config, needs: &DailyNeeds, codes: &EventCodes) -> Result<Self, FeatureError> {
         if needs.sets.len() > 60 {
             return Err(FeatureError::Snapshots(format!(
                 "{} event sets need daily counts; at most 60 are supported",
@@ -359,52 +466,67 @@ impl EventRoles {
             .chain(config.limits.iter().filter_map(|l| l.reached_event.as_ref()))
             .cloned()
             .collect();
-        let exclusive = codes.of(&exclusive)?;
-        let key = codes.of(&config.events.key)?;
-        let hand_raise = codes.of(&config.events.hand_raise)?;
-        let ignore = codes.of(&config.events.ignore)?;
-        let named: Vec<Option<u32>> = needs
+        let sets = needs
             .sets
             .iter()
-            .map(|set| match set {
-                EventSet::Named(name) => codes.of(std::slice::from_ref(name)).map(|c| Some(c[0])),
-                _ => Ok(None),
+            .map(|set| {
+                Ok(match set {
+                    EventSet::Activity => SetRule::Activity,
+                    EventSet::Product => SetRule::Product,
+                    EventSet::Key => SetRule::Key,
+                    EventSet::HandRaise => SetRule::HandRaise,
+                    EventSet::Named(name) => SetRule::Code(codes.of(std::slice::from_ref(name))?[0]),
+                })
             })
             .collect::<PolarsResult<_>>()?;
-        let bits = (0..=max_code)
-            .map(|code| {
-                if ignore.contains(&code) {
-                    return IGNORED;
-                }
-                let product = !exclusive.contains(&code);
-                let is_key = key.contains(&code);
-                let mut bits = SEEN;
-                if product {
-                    bits |= PRODUCT;
-                }
-                if is_key {
-                    bits |= KEY;
-                }
-                for (k, set) in needs.sets.iter().enumerate() {
-                    let member = match set {
-                        EventSet::Activity => true,
-                        EventSet::Product => product,
-                        EventSet::Key => is_key,
-                        EventSet::HandRaise => hand_raise.contains(&code),
-                        EventSet::Named(_) => named[k] == Some(code),
-                    };
-                    if member {
-                        bits |= 1 << k;
-                    }
-                }
-                bits
-            })
-            .collect();
-        Ok(EventRoles { bits })
+        Ok(EventRoles {
+            cache: Vec::new(),
+            ignore: codes.of(&config.events.ignore)?,
+            exclusive: codes.of(&exclusive)?,
+            key: codes.of(&config.events.key)?,
+            hand_raise: codes.of(&config.events.hand_raise)?,
+            sets,
+        })
     }
 
-    fn bits(&self, code: u32) -> u64 {
-        self.bits[code as usize]
+    fn bits(&mut self, code: u32) -> u64 {
+        let i = code as usize;
+        if i >= self.cache.len() {
+            self.cache.resize(i + 1, UNKNOWN);
+        }
+        if self.cache[i] == UNKNOWN {
+            self.cache[i] = self.compute(code);
+        }
+        self.cache[i]
+    }
+
+    fn compute(&self, code: u32) -> u64 {
+        if self.ignore.contains(&code) {
+            return IGNORED;
+        }
+        let product = !self.exclusive.contains(&code);
+        // A key event in another role (hand-raise, collaboration, limit) counts in that role only.
+        let is_key = product && self.key.contains(&code);
+        let mut bits = SEEN;
+        if product {
+            bits |= PRODUCT;
+        }
+        if is_key {
+            bits |= KEY;
+        }
+        for (k, rule) in self.sets.iter().enumerate() {
+            let member = match *rule {
+                SetRule::Activity => true,
+                SetRule::Product => product,
+                SetRule::Key => is_key,
+                SetRule::HandRaise => self.hand_raise.contains(&code),
+                SetRule::Code(c) => c == code,
+            };
+            if member {
+                bits |= 1 << k;
+            }
+        }
+        bits
     }
 }
 
@@ -417,10 +539,25 @@ struct AccountState {
     last_ts: Option<i64>,
     seen_events: HashSet<u32>,
     seen_users: HashSet<u32>,
+    recent_day: i64,
+    recent_events: Vec<u32>,
     products: u32,
 }
 
 impl AccountState {
+    /// Whether `ev` is new on `day` among the recent product events (true once per account, day and event).
+    fn note_recent(&mut self, day: i64, ev: u32) -> bool {
+        if self.recent_day != day {
+            self.recent_day = day;
+            self.recent_events.clear();
+        }
+        if self.recent_events.contains(&ev) {
+            return false;
+        }
+        self.recent_events.push(ev);
+        true
+    }
+
     /// Whether this event repeats one already seen at the same instant, entering a new account first.
     fn is_duplicate(&mut self, acc: u32, ts: i64, ev: u32, user: u32) -> bool {
         if self.acc != Some(acc) {
@@ -429,11 +566,14 @@ impl AccountState {
                 tie: std::mem::take(&mut self.tie),
                 seen_events: std::mem::take(&mut self.seen_events),
                 seen_users: std::mem::take(&mut self.seen_users),
+                recent_events: std::mem::take(&mut self.recent_events),
                 ..AccountState::default()
             };
             self.tie.clear();
             self.seen_events.clear();
             self.seen_users.clear();
+            self.recent_events.clear();
+            self.recent_day = i64::MIN;
             self.tie_ts = ts;
         } else if ts != self.tie_ts {
             self.tie.clear();
@@ -453,13 +593,13 @@ struct Builder<'a> {
     recent_days: &'a [(i64, i64)],
     current: Option<(u32, i64)>,
     counts: Vec<u32>,
-    lasts: Vec<Option<i64>>,
+    lasts: Vec<i64>,
     sessions: u32,
     d_acc: Vec<u32>,
-    d_day: Vec<i64>,
+    d_day: Vec<i32>,
     d_sessions: Vec<u32>,
     d_counts: Vec<Vec<u32>>,
-    d_lasts: Vec<Vec<Option<i64>>>,
+    d_lasts: Vec<Vec<i64>>,
     f_acc: Vec<u32>,
     f_ev: Vec<u32>,
     f_ts: Vec<i64>,
@@ -470,7 +610,7 @@ struct Builder<'a> {
     u_acc: Vec<u32>,
     u_ts: Vec<i64>,
     r_acc: Vec<u32>,
-    r_day: Vec<i64>,
+    r_day: Vec<i32>,
     r_ev: Vec<u32>,
     events_used: u64,
     latest_event: i64,
@@ -484,7 +624,7 @@ impl<'a> Builder<'a> {
             recent_days,
             current: None,
             counts: vec![0; sets],
-            lasts: vec![None; sets],
+            lasts: vec![NO_TIME; sets],
             sessions: 0,
             d_acc: Vec::new(),
             d_day: Vec::new(),
@@ -528,7 +668,7 @@ impl<'a> Builder<'a> {
         for k in 0..self.counts.len() {
             if bits >> k & 1 == 1 {
                 self.counts[k] += 1;
-                self.lasts[k] = Some(ts);
+                self.lasts[k] = ts;
             }
         }
         if bits & (PRODUCT | KEY) != 0 && state.seen_events.insert(ev) {
@@ -548,9 +688,12 @@ impl<'a> Builder<'a> {
             self.u_acc.push(acc);
             self.u_ts.push(ts);
         }
-        if bits & PRODUCT != 0 && self.recent_days.iter().any(|&(from, to)| day > from && day <= to) {
+        if bits & PRODUCT != 0
+            && self.recent_days.iter().any(|&(from, to)| day > from && day <= to)
+            && state.note_recent(day, ev)
+        {
             self.r_acc.push(acc);
-            self.r_day.push(day);
+            self.r_day.push(day as i32);
             self.r_ev.push(ev);
         }
     }
@@ -561,11 +704,11 @@ impl<'a> Builder<'a> {
             return;
         };
         self.d_acc.push(acc);
-        self.d_day.push(day);
+        self.d_day.push(day as i32);
         self.d_sessions.push(std::mem::take(&mut self.sessions));
         for k in 0..self.counts.len() {
             self.d_counts[k].push(std::mem::take(&mut self.counts[k]));
-            let last = self.lasts[k].take();
+            let last = std::mem::replace(&mut self.lasts[k], NO_TIME);
             if self.needs.with_last[k] {
                 self.d_lasts[k].push(last);
             }
@@ -581,7 +724,11 @@ impl<'a> Builder<'a> {
             .iter()
             .enumerate()
             .map(|(i, &(_, period))| {
-                let ids: Vec<i64> = self.d_day.iter().map(|&day| period_id(day, period)).collect();
+                let ids: Vec<i32> = self
+                    .d_day
+                    .iter()
+                    .map(|&day| period_id(i64::from(day), period) as i32)
+                    .collect();
                 Column::new(format!("period_{i}").into(), ids)
             })
             .collect();
@@ -595,7 +742,11 @@ impl<'a> Builder<'a> {
         }
         for (k, lasts) in self.d_lasts.into_iter().enumerate() {
             if self.needs.with_last[k] {
-                columns.push(Column::new(format!("last_{k}").into(), lasts));
+                let lasts = Int64Chunked::from_iter_options(
+                    format!("last_{k}").into(),
+                    lasts.into_iter().map(|t| (t != NO_TIME).then_some(t)),
+                );
+                columns.push(lasts.into_column());
             }
         }
         columns.extend(periods);

@@ -17,6 +17,7 @@ pub mod product;
 pub mod simulate;
 mod write;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -155,6 +156,9 @@ pub enum GenerateError {
         /// What went wrong.
         message: String,
     },
+    /// An output file could not be written.
+    #[error(transparent)]
+    Output(#[from] pql_data::OutputError),
 }
 
 /// What was generated, and how fast.
@@ -180,22 +184,13 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// Generates the history described by `params` into `out` (created if needed). Files appear only when
-/// complete: they are written in a temporary folder inside `out` and renamed into place at the end.
+/// Generates the history described by `params` into `out` (created if needed). Each file appears only
+/// when complete (written beside its destination, then renamed).
 pub fn generate(params: &ValidGeneratorParams, out: &Path) -> Result<Summary, GenerateError> {
     let started = Instant::now();
     let p = &params.0;
     let calendar = Calendar::new(p.start, p.weeks * 7);
-    let write_error = |path: &Path, message: String| GenerateError::Write {
-        path: path.to_path_buf(),
-        message,
-    };
-    std::fs::create_dir_all(out).map_err(|e| write_error(out, e.to_string()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".pql-generate-")
-        .tempdir_in(out)
-        .map_err(|e| write_error(out, e.to_string()))?;
-    let mut writers = Writers::create(staging.path(), p.format)?;
+    let mut writers = Writers::create(out, p.format)?;
 
     let snapshot_days: Vec<u32> = (1..)
         .map(|week| week * 7)
@@ -223,14 +218,17 @@ pub fn generate(params: &ValidGeneratorParams, out: &Path) -> Result<Summary, Ge
 
     let names = write::table_names(p.format);
     let config = product::config_toml(&names[0], &names[1], &names[2], p.horizon_days);
-    std::fs::write(staging.path().join("pql.toml"), config).map_err(|e| write_error(staging.path(), e.to_string()))?;
-    let mut files = Vec::new();
-    for name in names.iter().map(String::as_str).chain(["truth.parquet", "pql.toml"]) {
-        let target = out.join(name);
-        std::fs::rename(staging.path().join(name), &target).map_err(|e| write_error(&target, e.to_string()))?;
-        let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
-        files.push((target, size));
-    }
+    pql_data::write_atomically(&out.join("pql.toml"), |file| file.write_all(config.as_bytes()))?;
+    let files = names
+        .iter()
+        .map(String::as_str)
+        .chain(["truth.parquet", "pql.toml"])
+        .map(|name| {
+            let path = out.join(name);
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            (path, size)
+        })
+        .collect();
 
     Ok(Summary {
         accounts: p.accounts,

@@ -1,13 +1,9 @@
 //! Turning simulated chunks into contract tables and appending them to the output files.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
-use polars::io::csv::write::BatchedWriter as CsvBatchedWriter;
-use polars::io::parquet::write::BatchedWriter as ParquetBatchedWriter;
 use polars::prelude::*;
-use pql_data::output::CSV_DATETIME_FORMAT;
+use pql_data::FrameWriter;
 
 use crate::product::EVENT_NAMES;
 use crate::simulate::{AccountHistory, Calendar};
@@ -39,47 +35,9 @@ fn user_id(index: u64, user: u16) -> String {
     format!("usr_{index:07}_{user}")
 }
 
-enum TableWriter {
-    Parquet(Box<ParquetBatchedWriter<BufWriter<File>>>),
-    Csv(CsvBatchedWriter<BufWriter<File>>),
-}
-
-impl TableWriter {
-    fn create(path: &Path, schema: &Schema, format: OutputFormat) -> PolarsResult<Self> {
-        let file = BufWriter::new(File::create(path)?);
-        Ok(match format {
-            OutputFormat::Parquet => TableWriter::Parquet(Box::new(
-                ParquetWriter::new(file)
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .batched(schema)?,
-            )),
-            OutputFormat::Csv => TableWriter::Csv(
-                CsvWriter::new(file)
-                    .include_header(true)
-                    .with_datetime_format(Some(CSV_DATETIME_FORMAT.into()))
-                    .batched(schema)?,
-            ),
-        })
-    }
-
-    fn write(&mut self, frame: &DataFrame) -> PolarsResult<()> {
-        match self {
-            TableWriter::Parquet(w) => w.write_batch(frame),
-            TableWriter::Csv(w) => w.write_batch(frame),
-        }
-    }
-
-    fn finish(&mut self) -> PolarsResult<()> {
-        match self {
-            TableWriter::Parquet(w) => w.finish().map(|_| ()),
-            TableWriter::Csv(w) => w.finish(),
-        }
-    }
-}
-
 /// The four open output files.
 pub(crate) struct Writers {
-    tables: Vec<(String, TableWriter)>,
+    tables: Vec<FrameWriter>,
     format: OutputFormat,
 }
 
@@ -95,13 +53,12 @@ fn datetime(format: OutputFormat) -> DataType {
 }
 
 impl Writers {
-    /// Opens the four files in `dir`.
+    /// Opens the four files in `dir`; each appears only when [`Writers::finish`] completes it.
     pub fn create(dir: &Path, format: OutputFormat) -> Result<Writers, GenerateError> {
         let [events, accounts, conversions] = table_names(format);
         let schemas = [
             (
                 events,
-                format,
                 Schema::from_iter([
                     Field::new("account_id".into(), DataType::String),
                     Field::new("user_id".into(), DataType::String),
@@ -111,7 +68,6 @@ impl Writers {
             ),
             (
                 accounts,
-                format,
                 Schema::from_iter([
                     Field::new("account_id".into(), DataType::String),
                     Field::new("signup_at".into(), datetime(format)),
@@ -123,7 +79,6 @@ impl Writers {
             ),
             (
                 conversions,
-                format,
                 Schema::from_iter([
                     Field::new("account_id".into(), DataType::String),
                     Field::new("converted_at".into(), datetime(format)),
@@ -131,7 +86,6 @@ impl Writers {
             ),
             (
                 "truth.parquet".to_string(),
-                OutputFormat::Parquet,
                 Schema::from_iter([
                     Field::new("account_id".into(), DataType::String),
                     Field::new("as_of".into(), datetime(OutputFormat::Parquet)),
@@ -139,40 +93,29 @@ impl Writers {
                 ]),
             ),
         ];
-        let mut tables = Vec::new();
-        for (name, table_format, schema) in schemas {
-            let path = dir.join(&name);
-            let writer = TableWriter::create(&path, &schema, table_format).map_err(|e| GenerateError::Write {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            tables.push((name, writer));
-        }
+        let tables = schemas
+            .into_iter()
+            .map(|(name, schema)| FrameWriter::create(&dir.join(name), &schema, &[]))
+            .collect::<Result<_, _>>()?;
         Ok(Writers { tables, format })
     }
 
     /// Appends one chunk to every table; returns the chunk's totals.
     pub fn write(&mut self, chunk: &Chunk) -> Result<Totals, GenerateError> {
         let (frames, totals) = frames(chunk, self.format).map_err(|e| GenerateError::Write {
-            path: self.tables[0].0.clone().into(),
+            path: "events".into(),
             message: e.to_string(),
         })?;
-        for ((name, writer), frame) in self.tables.iter_mut().zip(frames) {
-            writer.write(&frame).map_err(|e| GenerateError::Write {
-                path: name.as_str().into(),
-                message: e.to_string(),
-            })?;
+        for (writer, frame) in self.tables.iter_mut().zip(frames) {
+            writer.write(&frame)?;
         }
         Ok(totals)
     }
 
-    /// Completes every file.
-    pub fn finish(mut self) -> Result<(), GenerateError> {
-        for (name, writer) in &mut self.tables {
-            writer.finish().map_err(|e| GenerateError::Write {
-                path: name.as_str().into(),
-                message: e.to_string(),
-            })?;
+    /// Completes every file and moves it into place.
+    pub fn finish(self) -> Result<(), GenerateError> {
+        for writer in self.tables {
+            writer.finish()?;
         }
         Ok(())
     }

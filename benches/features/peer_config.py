@@ -1,0 +1,204 @@
+"""Shared by the peer implementations: reading `pql.toml`, the snapshot dates, the command line and the
+output column names, as defined in docs/features.md and data/README.md.
+
+Only the configuration and the names live here; each peer computes the table on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+US = 1_000_000
+DAY_US = 86_400 * US
+SESSION_GAP_US = 30 * 60 * US
+# Events before 2000-01-01 or from 2100-01-01 on are dropped as out of range.
+MIN_TS_US = int(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US
+MAX_TS_US = int(dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US
+TOP_LEVELS = 10
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+PERIODS = ("week", "month", "lifetime")
+
+
+@dataclass
+class Limit:
+    event: str
+    limit: int
+    period: str
+    reached_event: str | None
+
+
+@dataclass
+class Config:
+    path: Path
+    events_path: Path
+    accounts_path: Path
+    conversions_path: Path
+    event_cols: dict[str, str]
+    account_cols: dict[str, str]
+    conversion_cols: dict[str, str]
+    attributes: list[tuple[str, str]]  # (name, "numeric" | "categorical")
+    key: list[str]
+    hand_raise: list[str]
+    collaboration: list[str]
+    ignore: list[str]
+    limits: list[Limit]
+    weekday: int  # Monday = 0
+    horizon_days: int
+    reached: list[str] = field(default_factory=list)  # distinct reached events, in config order
+
+    def non_product(self) -> set[str]:
+        """Events in an exclusive role: never product events."""
+        return set(self.hand_raise) | set(self.collaboration) | set(self.ignore) | set(self.reached)
+
+    def is_product(self, event: str) -> bool:
+        return event not in self.non_product()
+
+    def is_key(self, event: str) -> bool:
+        return event in self.key and self.is_product(event)
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    base = path.parent
+    inputs = raw["inputs"]
+    columns = raw.get("columns", {})
+
+    def cols(table: str, defaults: list[str]) -> dict[str, str]:
+        given = columns.get(table, {})
+        return {name: given.get(name, name) for name in defaults}
+
+    events = raw.get("events", {})
+    limits = [
+        Limit(
+            event=l["event"],
+            limit=int(l["limit"]),
+            period=l["period"],
+            reached_event=l.get("reached_event"),
+        )
+        for l in raw.get("limits", [])
+    ]
+    for l in limits:
+        if l.period not in PERIODS:
+            raise SystemExit(f"{path}: unknown limit period {l.period!r}")
+    reached: list[str] = []
+    for l in limits:
+        if l.reached_event is not None and l.reached_event not in reached:
+            reached.append(l.reached_event)
+    snapshots = raw.get("snapshots", {})
+    cadence = snapshots.get("cadence", "weekly")
+    if cadence != "weekly":
+        raise SystemExit(f"{path}: unknown cadence {cadence!r}")
+    return Config(
+        path=path,
+        events_path=base / inputs["events"],
+        accounts_path=base / inputs["accounts"],
+        conversions_path=base / inputs["conversions"],
+        event_cols=cols("events", ["account_id", "user_id", "event", "timestamp"]),
+        account_cols=cols("accounts", ["account_id", "signup_at", "plan"]),
+        conversion_cols=cols("conversions", ["account_id", "converted_at"]),
+        attributes=[(a["name"], a["kind"]) for a in raw.get("attributes", [])],
+        key=list(events.get("key", [])),
+        hand_raise=list(events.get("hand_raise", [])),
+        collaboration=list(events.get("collaboration", [])),
+        ignore=list(events.get("ignore", [])),
+        limits=limits,
+        weekday=WEEKDAYS.index(snapshots.get("weekday", "monday")),
+        horizon_days=int(raw.get("label", {}).get("horizon_days", 30)),
+        reached=reached,
+    )
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--config", required=True, help="the pql.toml")
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--as-of", type=dt.date.fromisoformat, help="one snapshot at 00:00 UTC that day")
+    p.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help="first snapshot date")
+    p.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, help="last snapshot date")
+    args = p.parse_args()
+    if (args.as_of is None) == (args.date_from is None or args.date_to is None):
+        p.error("give either --as-of DATE or both --from DATE and --to DATE")
+    return args
+
+
+def snapshot_dates(args: argparse.Namespace, config: Config) -> list[dt.date]:
+    """`--as-of` gives one snapshot; `--from A --to B` every configured weekday in [A, B]."""
+    if args.as_of is not None:
+        return [args.as_of]
+    days = (args.date_to - args.date_from).days
+    every = (args.date_from + dt.timedelta(days=i) for i in range(days + 1))
+    return [d for d in every if d.weekday() == config.weekday]
+
+
+def date_to_us(d: dt.date) -> int:
+    """Microseconds since the epoch of 00:00 UTC on a date."""
+    return (d - dt.date(1970, 1, 1)).days * DAY_US
+
+
+def top_levels(counts: dict[str, int]) -> list[str]:
+    """The categorical levels that get a column: the 10 most frequent non-missing values, ties by name,
+    in that order."""
+    ranked = sorted(((n, v) for v, n in counts.items()), key=lambda x: (-x[0], x[1]))
+    return [v for _, v in ranked[:TOP_LEVELS]]
+
+
+def feature_names(config: Config, levels: dict[str, list[str]]) -> list[str]:
+    """Output feature columns in dictionary order. Per-event and per-limit features come grouped by event
+    or limit, in config order: `limit_e_p_usage, limit_e_p_max_usage` for each limit, then
+    `<r>_count, <r>_7d, days_since_<r>` for each reached event, then `<h>_7d, <h>_30d` for each
+    hand-raise event."""
+    names = [
+        "tenure_days",
+        "events",
+        "active_days",
+        "active_days_7d",
+        "active_days_30d",
+        "sessions",
+        "sessions_7d",
+        "days_since_last_activity",
+        "features_used",
+        "feature_share",
+        "features_used_7d",
+        "key_events",
+        "days_to_first_key_event",
+        "features_first_3d",
+        "features_first_7d",
+        "days_to_3_features",
+    ]
+    for l in config.limits:
+        names += [f"limit_{l.event}_{l.period}_usage", f"limit_{l.event}_{l.period}_max_usage"]
+    for r in config.reached:
+        names += [f"{r}_count", f"{r}_7d", f"days_since_{r}"]
+    for h in config.hand_raise:
+        names += [f"{h}_7d", f"{h}_30d"]
+    names += ["days_since_hand_raise", "active_users"]
+    names += [f"{c}_count" for c in config.collaboration]
+    names += ["events_7d", "events_prev_7d", "activity_trend"]
+    for name, kind in config.attributes:
+        if kind == "numeric":
+            names += [name, f"{name}_missing"]
+        else:
+            names += [f"{name}={v}" for v in levels[name]]
+            names += [f"{name}_other", f"{name}_missing"]
+    return names
+
+
+def input_files(path: Path) -> list[Path]:
+    """A table is a Parquet file or a folder of Parquet files (names starting with `.` or `_` skipped)."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if not p.name.startswith((".", "_")))
+    else:
+        files = [path]
+    for f in files:
+        if f.suffix not in (".parquet", ".pq"):
+            raise SystemExit(f"{f}: the peers read Parquet only")
+    if not files:
+        raise SystemExit(f"{path}: no input files")
+    return files
