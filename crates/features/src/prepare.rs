@@ -6,8 +6,6 @@
 //! first appearance of every user, and the product events inside the snapshots' short windows. Each
 //! snapshot then only filters and aggregates these small tables (see `compile.rs`).
 
-use std::collections::HashSet;
-
 use chrono::Datelike;
 use polars::prelude::*;
 use pql_data::input::{read_accounts, read_conversions, scan_events};
@@ -181,8 +179,9 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     let mut in_order = true;
     'batches: for batch in scan.clone().collect_batches(Engine::Streaming, true, None, false)? {
         let columns = EventColumns::of(batch?)?;
+        let (account, user, ev, ts) = columns.slices();
         for i in 0..columns.len() {
-            if !pass.visit(&columns, i) {
+            if !pass.visit(account[i], user[i], ev[i], ts[i]) {
                 in_order = false;
                 break 'batches;
             }
@@ -191,12 +190,13 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     if !in_order {
         // Not in per-account time order: read everything, sort, and start over.
         let columns = EventColumns::of(scan.collect_with_engine(Engine::Streaming)?.unwrap_single())?;
-        let (account, ts) = (columns.account(), columns.ts());
+        let (account, user, ev, ts) = columns.slices();
         let mut order: Vec<u32> = (0..columns.len() as u32).collect();
         order.par_sort_unstable_by_key(|&i| (index_of_code.get(account[i as usize]), ts[i as usize]));
         pass = new_pass();
         for i in order {
-            let in_order = pass.visit(&columns, i as usize);
+            let i = i as usize;
+            let in_order = pass.visit(account[i], user[i], ev[i], ts[i]);
             debug_assert!(in_order, "sorted events are in order");
         }
     }
@@ -312,26 +312,19 @@ impl EventColumns {
         self.frame.height()
     }
 
-    fn slice_u32(&self, name: &str) -> &[u32] {
-        let column = self.frame.column(name).expect("scan selects it");
-        column
-            .u32()
-            .expect("u32")
-            .cont_slice()
-            .expect("rechunked without nulls")
-    }
-
-    fn account(&self) -> &[u32] {
-        self.slice_u32("account")
-    }
-
-    fn ts(&self) -> &[i64] {
-        let column = self.frame.column("ts").expect("scan selects it");
-        column
-            .i64()
-            .expect("i64")
-            .cont_slice()
-            .expect("rechunked without nulls")
+    /// Account, user and event codes and timestamps.
+    fn slices(&self) -> (&[u32], &[u32], &[u32], &[i64]) {
+        let u32s = |name: &str| {
+            let column = self.frame.column(name).expect("scan selects it");
+            column
+                .u32()
+                .expect("u32")
+                .cont_slice()
+                .expect("rechunked without nulls")
+        };
+        let ts = self.frame.column("ts").expect("scan selects it");
+        let ts = ts.i64().expect("i64").cont_slice().expect("rechunked without nulls");
+        (u32s("account"), u32s("user"), u32s("ev"), ts)
     }
 }
 
@@ -359,10 +352,8 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Takes event `i` of the batch; `false` when it breaks per-account time order.
-    fn visit(&mut self, columns: &EventColumns, i: usize) -> bool {
-        let (account, user) = (columns.account()[i], columns.slice_u32("user")[i]);
-        let (ev, ts) = (columns.slice_u32("ev")[i], columns.ts()[i]);
+    /// Takes one event; `false` when it breaks per-account time order.
+    fn visit(&mut self, account: u32, user: u32, ev: u32, ts: i64) -> bool {
         let counts = &mut self.counts;
         counts.events_read += 1;
         if account == MISSING || ev == MISSING || ts == i64::MIN {
@@ -537,8 +528,8 @@ struct AccountState {
     tie_ts: i64,
     tie: Vec<(u32, u32)>,
     last_ts: Option<i64>,
-    seen_events: HashSet<u32>,
-    seen_users: HashSet<u32>,
+    seen_events: PlHashSet<u32>,
+    seen_users: PlHashSet<u32>,
     recent_day: i64,
     recent_events: Vec<u32>,
     products: u32,
