@@ -486,3 +486,100 @@ fn describe_prints_the_dictionary() {
     );
     assert!(out.contains("industry=tech") && out.contains("industry_other"), "{out}");
 }
+
+#[test]
+fn shuffled_events_give_the_same_rows() {
+    let dir = fixture();
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "sorted.parquet",
+    ]);
+    let mut lines: Vec<&str> = EVENTS.lines().skip(1).collect();
+    lines.reverse();
+    lines.rotate_left(5);
+    dir.write(
+        "events.csv",
+        &format!("account_id,user_id,event,timestamp\n{}\n", lines.join("\n")),
+    );
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "shuffled.parquet",
+    ]);
+    assert!(read(&dir.join("sorted.parquet")).equals_missing(&read(&dir.join("shuffled.parquet"))));
+}
+
+#[test]
+fn key_events_in_another_role_count_in_that_role_only() {
+    let dir = fixture();
+    dir.write(
+        "pql.toml",
+        &CONFIG.replace(
+            "key = [\"report_shared\"]",
+            "key = [\"report_shared\", \"pricing_viewed\"]",
+        ),
+    );
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "f.parquet",
+    ]);
+    let a = row(&read(&dir.join("f.parquet")), "A", "2025-03-10");
+    assert_values(
+        &a,
+        &[("key_events", 1.0), ("pricing_viewed_7d", 1.0), ("features_used", 3.0)],
+    );
+}
+
+#[test]
+fn nan_attributes_are_missing_and_numeric_levels_are_categories() {
+    let dir = fixture();
+    let mut accounts = df!(
+        "account_id" => ["A", "B"],
+        "signup_at" => [1_740_823_200_000_000i64, 1_738_368_000_000_000],
+        "size" => [f64::NAN, 4.0],
+        "industry" => [1.5f64, 2.0],
+    )
+    .unwrap()
+    .lazy()
+    .with_column(col("signup_at").cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+    .collect()
+    .unwrap();
+    ParquetWriter::new(File::create(dir.join("accounts.parquet")).unwrap())
+        .finish(&mut accounts)
+        .unwrap();
+    dir.write("pql.toml", &CONFIG.replace("accounts.csv", "accounts.parquet"));
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "f.parquet",
+    ]);
+    let frame = read(&dir.join("f.parquet"));
+    assert_values(
+        &row(&frame, "A", "2025-03-10"),
+        &[
+            ("size", 0.0),
+            ("size_missing", 1.0),
+            ("industry=1.5", 1.0),
+            ("industry=2.0", 0.0),
+        ],
+    );
+    assert_values(&row(&frame, "B", "2025-03-10"), &[("size", 4.0), ("size_missing", 0.0)]);
+}

@@ -124,9 +124,12 @@ impl FrameWriter {
 
     /// Appends a frame.
     pub fn write(&mut self, frame: &DataFrame) -> Result<(), OutputError> {
+        // The encoders need every column split into chunks at the same rows.
+        let mut frame = frame.clone();
+        frame.align_chunks_par();
         match &mut self.encoder {
-            Encoder::Parquet(w) => w.write_batch(frame),
-            Encoder::Csv(w) => w.write_batch(frame),
+            Encoder::Parquet(w) => w.write_batch(&frame),
+            Encoder::Csv(w) => w.write_batch(&frame),
         }
         .map_err(|e| OutputError::Encode {
             path: self.path.clone(),

@@ -659,3 +659,48 @@ impl fmt::Display for Missing {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_even_when_levels_look_like_buckets() {
+        let text = r#"
+            [inputs]
+            events = "e.csv"
+            accounts = "a.csv"
+            conversions = "c.csv"
+            [[attributes]]
+            name = "industry"
+            kind = "categorical"
+            [events]
+            hand_raise = ["pricing"]
+            collaboration = ["invite"]
+            [[limits]]
+            event = "task"
+            limit = 5
+            period = "week"
+            reached_event = "hit"
+            [[limits]]
+            event = "task"
+            limit = 50
+            period = "month"
+            reached_event = "hit"
+        "#;
+        let config = Config::parse(text, std::path::Path::new("/x/pql.toml")).unwrap();
+        let levels = vec![("industry".to_string(), vec!["other".to_string(), "missing".to_string()])];
+        let defs = catalog(&config, &levels);
+        let mut names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "duplicate feature names");
+        assert!(names.contains(&"industry=other") && names.contains(&"industry_other"));
+        assert_eq!(
+            defs.iter().filter(|d| d.name.starts_with("hit_")).count(),
+            2,
+            "one set per reached event"
+        );
+    }
+}

@@ -214,18 +214,30 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                     .position(|(e, p)| e == event && p == period)
                     .expect("every limit has a period column");
                 let period_column = format!("period_{index}");
-                let per_period = prepared
+                let current_period = period_id(k, *period);
+                let current = prepared
                     .daily
                     .clone()
                     .lazy()
-                    .filter(col("day").lt_eq(lit(k)))
-                    .group_by([col("acc"), col(period_column.as_str()).alias("period")])
+                    .filter(
+                        col(period_column.as_str())
+                            .eq(lit(current_period))
+                            .and(col("day").lt_eq(lit(k))),
+                    )
+                    .group_by([col("acc")])
                     .agg([col(&n).sum()]);
                 extra_frames.push(match def.aggregation {
-                    Aggregation::LimitUsage { .. } => per_period
-                        .filter(col("period").eq(lit(period_id(k, *period))))
-                        .select([col("acc"), col(&n).alias(&tmp)]),
-                    _ => per_period.group_by([col("acc")]).agg([col(&n).max().alias(&tmp)]),
+                    Aggregation::LimitUsage { .. } => current.select([col("acc"), col(&n).alias(&tmp)]),
+                    _ => {
+                        let earlier = prepared.period_totals[index]
+                            .clone()
+                            .lazy()
+                            .filter(col("period").lt(lit(current_period)))
+                            .select([col("acc"), col(&n)]);
+                        concat([earlier, current], UnionArgs::default())?
+                            .group_by([col("acc")])
+                            .agg([col(&n).max().alias(&tmp)])
+                    }
                 });
                 col(&tmp).cast(DataType::Float64) / lit(*limit as f64)
             }
@@ -326,8 +338,5 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
         col("label"),
     ];
     select.extend(finals);
-    frame
-        .select(select)
-        .sort(["account_id"], SortMultipleOptions::default())
-        .collect()
+    frame.select(select).collect()
 }

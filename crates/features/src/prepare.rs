@@ -72,6 +72,8 @@ pub struct Prepared {
     pub recent: DataFrame,
     /// What `daily` holds.
     pub needs: DailyNeeds,
+    /// For each limit `i`: metered events per account and period (`acc`, `period`, `n_<k>`).
+    pub period_totals: Vec<DataFrame>,
     /// The midnight ending the day of the latest event or conversion: labels need `as_of + horizon` at or
     /// before it.
     pub observation_end: i64,
@@ -117,7 +119,8 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     let codes = EventCodes::new();
 
     // Accounts and their first conversion.
-    let accounts = read_accounts(config)?;
+    // Accounts are numbered in account_id order, which is the order of the output rows.
+    let accounts = read_accounts(config)?.sort(["account_id"], SortMultipleOptions::default())?;
     report.accounts = accounts.height() as u64;
     let account_codes = accounts
         .column("account_id")?
@@ -213,6 +216,26 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     let observation_end = ceil_day(builder.latest_event.max(latest_conversion)) * DAY_US;
     let (daily, first_use, users, recent) = builder.finish()?;
 
+    let period_totals = needs
+        .limits
+        .iter()
+        .enumerate()
+        .map(|(i, (event, _))| {
+            let k = needs
+                .sets
+                .iter()
+                .position(|s| *s == EventSet::Named(event.clone()))
+                .expect("daily_needs counts every metered event");
+            let n = format!("n_{k}");
+            daily
+                .clone()
+                .lazy()
+                .group_by([col("acc"), col(format!("period_{i}")).alias("period")])
+                .agg([col(&n).sum()])
+                .collect()
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+
     let mut columns = vec![
         Column::new("acc".into(), (0..accounts.height() as u32).collect::<Vec<_>>()),
         accounts.column("account_id")?.clone(),
@@ -229,6 +252,7 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         users,
         recent,
         needs: needs.clone(),
+        period_totals,
         observation_end,
         report,
     })
@@ -761,5 +785,46 @@ impl<'a> Builder<'a> {
             Column::new("ev".into(), self.r_ev),
         ])?;
         Ok((daily, first_use, users, recent))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MONDAY_2025_03_03: i64 = 20_150;
+
+    #[test]
+    fn an_event_belongs_to_the_day_that_ends_at_or_after_it() {
+        let midnight = MONDAY_2025_03_03 * DAY_US;
+        assert_eq!(ceil_day(midnight), MONDAY_2025_03_03);
+        assert_eq!(ceil_day(midnight + 1), MONDAY_2025_03_03 + 1);
+        assert_eq!(ceil_day(midnight - 1), MONDAY_2025_03_03);
+    }
+
+    #[test]
+    fn periods_contain_the_calendar_day_before_the_midnight() {
+        // The day ending at Monday 00:00 is Sunday: it belongs to the week that just ended.
+        let monday = MONDAY_2025_03_03;
+        assert_eq!(period_id(monday + 1, Period::Week), period_id(monday + 7, Period::Week));
+        assert_eq!(period_id(monday, Period::Week) + 1, period_id(monday + 1, Period::Week));
+        // 2025-03-01 00:00 ends February 28th; 2025-03-02 00:00 ends March 1st.
+        let march_1 = monday - 2;
+        assert_eq!(period_id(march_1, Period::Month), 2025 * 12 + 1);
+        assert_eq!(period_id(march_1 + 1, Period::Month), 2025 * 12 + 2);
+        assert_eq!(
+            period_id(march_1, Period::Lifetime),
+            period_id(march_1 + 400, Period::Lifetime)
+        );
+    }
+
+    #[test]
+    fn duplicates_are_found_among_events_at_the_same_instant() {
+        let mut state = AccountState::default();
+        assert!(!state.is_duplicate(1, 10, 5, 7));
+        assert!(!state.is_duplicate(1, 10, 6, 7));
+        assert!(state.is_duplicate(1, 10, 5, 7));
+        assert!(!state.is_duplicate(1, 11, 5, 7));
+        assert!(!state.is_duplicate(2, 11, 5, 7), "another account");
     }
 }
