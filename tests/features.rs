@@ -583,3 +583,29 @@ fn nan_attributes_are_missing_and_numeric_levels_are_categories() {
     );
     assert_values(&row(&frame, "B", "2025-03-10"), &[("size", 4.0), ("size_missing", 0.0)]);
 }
+
+#[test]
+fn readme_main_job_runs_on_the_bundled_sample() {
+    let dir = Dir::new();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/pql.toml");
+    let config = config.to_str().unwrap();
+    let out = dir.pql_ok(&[
+        "features",
+        "--config",
+        config,
+        "--from",
+        "2025-05-05",
+        "--to",
+        "2025-06-23",
+        "--out",
+        "out/features.parquet",
+    ]);
+    assert!(out.contains("x 60 features"), "{out}");
+    let frame = read(&dir.join("out/features.parquet"));
+    assert_eq!(frame.column("as_of").unwrap().n_unique().unwrap(), 8);
+    let labels = frame.column("label").unwrap();
+    assert!(
+        labels.null_count() > 0 && labels.null_count() < frame.height(),
+        "some labels open, some closed"
+    );
+}

@@ -175,24 +175,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ("pql.input_report".to_string(), serde_json::to_string(report)?),
                 ("pql.features".to_string(), serde_json::to_string(builder.defs())?),
             ];
-            let (mut rows, mut labelled, mut positives) = (0, 0, 0.0);
-            let mut writer: Option<pql_data::FrameWriter> = None;
-            for snapshot in builder.snapshots() {
-                let snapshot = snapshot?;
-                let writer = match writer.as_mut() {
-                    Some(writer) => writer,
-                    None => writer.insert(pql_data::FrameWriter::create(&out, snapshot.schema(), &metadata)?),
-                };
-                writer.write(&snapshot)?;
-                let labels = snapshot.column("label")?.as_materialized_series();
-                rows += snapshot.height();
-                labelled += labels.len() - labels.null_count();
-                positives += labels.cast(&polars::prelude::DataType::Float64)?.sum::<f64>()?;
-            }
-            writer.context("no snapshot to write")?.finish()?;
+            let written = builder.write(&out, &metadata)?;
             println!(
-                "wrote {rows} rows ({labelled} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
-                100.0 * positives / labelled.max(1) as f64,
+                "wrote {} rows ({} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
+                written.rows,
+                written.labelled,
+                100.0 * written.positives as f64 / written.labelled.max(1) as f64,
                 builder.defs().len(),
                 out.display(),
                 started.elapsed().as_secs_f64()

@@ -18,9 +18,12 @@ mod compile;
 pub mod error;
 mod prepare;
 
+use std::path::Path;
+
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use pql_data::config::{AttributeKind, Config};
+use pql_data::FrameWriter;
 
 pub use catalog::{FeatureDef, Levels};
 pub use error::FeatureError;
@@ -125,6 +128,64 @@ impl FeatureBuilder {
             .map(|&k| Ok(compile::snapshot(&self.prepared, &self.defs, k, self.horizon_days)?))
     }
 
+    /// Computes every snapshot and writes them to `path` (Parquet or CSV by extension, atomically) as they
+    /// come: a second thread encodes one snapshot while the next is computed.
+    pub fn write(&self, path: &Path, metadata: &[(String, String)]) -> Result<Written, FeatureError> {
+        enum Message {
+            Rows(DataFrame),
+            Done,
+        }
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Message>(1);
+            let writer = scope.spawn(move || -> Result<Written, FeatureError> {
+                let mut file: Option<FrameWriter> = None;
+                let mut written = Written::default();
+                for message in receive {
+                    let frame = match message {
+                        Message::Rows(frame) => frame,
+                        Message::Done => {
+                            if let Some(file) = file {
+                                file.finish()?;
+                            }
+                            return Ok(written);
+                        }
+                    };
+                    let file = match file.as_mut() {
+                        Some(file) => file,
+                        None => file.insert(FrameWriter::create(path, frame.schema(), metadata)?),
+                    };
+                    file.write(&frame)?;
+                    written.count(&frame)?;
+                }
+                // The sender stopped without `Done`: a snapshot failed, and no file may appear.
+                Ok(written)
+            });
+            let mut failure = None;
+            for snapshot in self.snapshots() {
+                match snapshot {
+                    Ok(frame) => {
+                        if send.send(Message::Rows(frame)).is_err() {
+                            break; // the writer failed; its error is reported below
+                        }
+                    }
+                    Err(err) => {
+                        failure = Some(err);
+                        break;
+                    }
+                }
+            }
+            if failure.is_none() {
+                send.send(Message::Done).ok();
+            }
+            drop(send);
+            let written = writer.join().expect("the writer thread does not panic")?;
+            match failure {
+                Some(err) => Err(err),
+                None => Ok(written),
+            }
+        })
+    }
+
     /// All rows in one table.
     pub fn collect(self) -> Result<FeatureTable, FeatureError> {
         let mut frame: Option<DataFrame> = None;
@@ -144,6 +205,27 @@ impl FeatureBuilder {
             defs: self.defs,
             report: self.prepared.report,
         })
+    }
+}
+
+/// Counts of the rows [`FeatureBuilder::write`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Rows.
+    pub rows: usize,
+    /// Rows with a label.
+    pub labelled: usize,
+    /// Rows labelled 1.
+    pub positives: usize,
+}
+
+impl Written {
+    fn count(&mut self, frame: &DataFrame) -> PolarsResult<()> {
+        let labels = frame.column("label")?.as_materialized_series();
+        self.rows += frame.height();
+        self.labelled += labels.len() - labels.null_count();
+        self.positives += labels.cast(&DataType::UInt64)?.sum::<u64>()? as usize;
+        Ok(())
     }
 }
 
