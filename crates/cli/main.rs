@@ -189,9 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check { config } => {
             let config = pql_data::Config::load(&config)?;
-            let data = pql_data::Dataset::read(&config)?;
-            let summary = pql_data::InputSummary::of(&data, &config).context("cannot summarise the inputs")?;
-            print!("{summary}");
+            print!("{}", pql_data::InputSummary::read(&config)?);
             Ok(())
         }
     }

@@ -6,7 +6,8 @@ use std::fmt;
 use polars::prelude::*;
 
 use crate::config::Config;
-use crate::input::Dataset;
+use crate::error::InputError;
+use crate::input::{read_accounts, read_conversions, scan_events};
 
 /// Counts that show whether the data and the config agree.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct InputSummary {
     pub active_accounts: usize,
     /// Event rows whose account is not in the accounts table.
     pub events_of_unknown_accounts: usize,
+    /// Event rows (in Parquet) without an account, event name or timestamp.
+    pub incomplete_events: usize,
     /// Earliest and latest event timestamp (μs since the epoch, UTC).
     pub event_span: Option<(i64, i64)>,
     /// Each event name with its row count and role, most frequent first.
@@ -30,78 +33,95 @@ pub struct InputSummary {
 }
 
 impl InputSummary {
-    /// Summarises a dataset under a config.
-    pub fn of(data: &Dataset, config: &Config) -> PolarsResult<InputSummary> {
-        let counts = data
-            .events
-            .clone()
-            .lazy()
-            .group_by([col("event")])
-            .agg([len().alias("rows")])
-            .sort(
+    /// Reads the config's inputs and summarises them. Events are streamed (never loaded whole), so this
+    /// works on histories larger than memory; the accounts and conversions tables are read and checked
+    /// in full.
+    pub fn read(config: &Config) -> Result<InputSummary, InputError> {
+        let accounts = read_accounts(config)?;
+        let conversions = read_conversions(config)?;
+        let events = scan_events(config)?;
+        let summarise = || -> PolarsResult<InputSummary> {
+            let streaming = |frame: LazyFrame| frame.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single());
+            let counts = streaming(events.clone().group_by([col("event")]).agg([len().alias("rows")]).sort(
                 ["rows", "event"],
                 SortMultipleOptions::default().with_order_descending_multi([true, false]),
-            )
-            .collect()?;
-        let names = counts.column("event")?.str()?;
-        let rows = counts.column("rows")?.cast(&DataType::UInt64)?;
-        let rows = rows.u64()?;
-        let key_events = &config.events.key;
-        let event_counts: Vec<(String, usize, &'static str)> = names
-            .iter()
-            .zip(rows.iter())
-            .map(|(name, rows)| {
-                let name = name.unwrap_or_default();
-                let role = match config.exclusive_role(name) {
-                    Some(role) => role,
-                    None if key_events.iter().any(|k| k == name) => "key + product",
-                    None => "product",
-                };
-                (name.to_string(), rows.unwrap_or(0) as usize, role)
+            ))?;
+            let totals = streaming(
+                events.clone().select([
+                    len().alias("rows"),
+                    col("account_id").n_unique().alias("accounts"),
+                    col("timestamp").min().to_physical().alias("first"),
+                    col("timestamp").max().to_physical().alias("last"),
+                    (col("account_id")
+                        .is_null()
+                        .or(col("event").is_null())
+                        .or(col("timestamp").is_null()))
+                    .sum()
+                    .alias("incomplete"),
+                ]),
+            )?;
+            let unknown = streaming(
+                events
+                    .clone()
+                    .join(
+                        accounts.clone().lazy().select([col("account_id")]),
+                        [col("account_id")],
+                        [col("account_id")],
+                        JoinArgs::new(JoinType::Anti),
+                    )
+                    .select([len()]),
+            )?;
+            let get = |frame: &DataFrame, name: &str| -> PolarsResult<Option<i64>> {
+                Ok(frame.column(name)?.cast(&DataType::Int64)?.i64()?.get(0))
+            };
+
+            let names = counts.column("event")?.str()?;
+            let rows = counts.column("rows")?.cast(&DataType::UInt64)?;
+            let rows = rows.u64()?;
+            let event_counts: Vec<(String, usize, &'static str)> = names
+                .iter()
+                .zip(rows.iter())
+                .map(|(name, rows)| {
+                    let name = name.unwrap_or_default();
+                    let role = match config.exclusive_role(name) {
+                        Some(role) => role,
+                        None if config.events.key.iter().any(|k| k == name) => "key + product",
+                        None => "product",
+                    };
+                    (name.to_string(), rows.unwrap_or(0) as usize, role)
+                })
+                .collect();
+            let mentioned = config
+                .events
+                .key
+                .iter()
+                .chain(&config.events.hand_raise)
+                .chain(&config.events.collaboration)
+                .chain(&config.events.ignore)
+                .chain(config.limits.iter().map(|l| &l.event))
+                .chain(config.limits.iter().filter_map(|l| l.reached_event.as_ref()));
+            let mut unseen: Vec<String> = mentioned
+                .filter(|e| !event_counts.iter().any(|(name, _, _)| name == *e))
+                .cloned()
+                .collect();
+            unseen.sort();
+            unseen.dedup();
+            let count = |frame: &DataFrame, name: &str| get(frame, name).map(|v| v.unwrap_or(0) as usize);
+            Ok(InputSummary {
+                events: count(&totals, "rows")?,
+                accounts: accounts.height(),
+                conversions: conversions.height(),
+                active_accounts: count(&totals, "accounts")?,
+                events_of_unknown_accounts: count(&unknown, "len")?,
+                incomplete_events: count(&totals, "incomplete")?,
+                event_span: get(&totals, "first")?.zip(get(&totals, "last")?),
+                event_counts,
+                unseen_configured_events: unseen,
             })
-            .collect();
-        let mentioned = config
-            .events
-            .key
-            .iter()
-            .chain(&config.events.hand_raise)
-            .chain(&config.events.collaboration)
-            .chain(&config.events.ignore)
-            .chain(config.limits.iter().map(|l| &l.event))
-            .chain(config.limits.iter().filter_map(|l| l.reached_event.as_ref()));
-        let mut unseen: Vec<String> = mentioned
-            .filter(|e| !event_counts.iter().any(|(name, _, _)| name == *e))
-            .cloned()
-            .collect();
-        unseen.sort();
-        unseen.dedup();
-
-        let active_accounts = data.events.column("account_id")?.as_materialized_series().n_unique()?;
-        let unknown = data
-            .events
-            .clone()
-            .lazy()
-            .join(
-                data.accounts.clone().lazy().select([col("account_id")]),
-                [col("account_id")],
-                [col("account_id")],
-                JoinArgs::new(JoinType::Anti),
-            )
-            .select([len()])
-            .collect()?;
-        let events_of_unknown_accounts = unknown.column("len")?.get(0)?.extract::<usize>().unwrap_or(0);
-        let times = data.events.column("timestamp")?.datetime()?.physical();
-        let event_span = times.min().zip(times.max());
-
-        Ok(InputSummary {
-            events: data.events.height(),
-            accounts: data.accounts.height(),
-            conversions: data.conversions.height(),
-            active_accounts,
-            events_of_unknown_accounts,
-            event_span,
-            event_counts,
-            unseen_configured_events: unseen,
+        };
+        summarise().map_err(|e| InputError::Unreadable {
+            path: config.inputs.events.clone(),
+            message: e.to_string().lines().next().unwrap_or_default().to_string(),
         })
     }
 }
@@ -123,6 +143,13 @@ impl fmt::Display for InputSummary {
         writeln!(f, "conversions  {:>12} rows", self.conversions)?;
         if let Some((first, last)) = self.event_span {
             writeln!(f, "event span   {} .. {}", format_micros(first), format_micros(last))?;
+        }
+        if self.incomplete_events > 0 {
+            writeln!(
+                f,
+                "warning: {} event rows lack an account, event name or timestamp",
+                self.incomplete_events
+            )?;
         }
         if self.events_of_unknown_accounts > 0 {
             writeln!(
