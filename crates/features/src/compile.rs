@@ -77,11 +77,49 @@ fn product_catalog_size(prepared: &Prepared, t: i64) -> PolarsResult<f64> {
     Ok(catalog.columns()[0].f64()?.get(0).unwrap_or(0.0))
 }
 
-/// The sum of `values` over the days of the window (the daily table is already cut at `k`).
-fn sum_on_days(values: Expr, window: Window, k: i64) -> Expr {
+/// `values` on the days of the window, null on others (the daily table is already cut at `k`).
+fn on_days_only(values: Expr, window: Window, k: i64) -> Expr {
     match window {
-        Window::Lifetime | Window::FirstDaysAfterSignup(_) => values.sum(),
-        _ => where_(on_days(window, k), values).sum(),
+        Window::Lifetime | Window::FirstDaysAfterSignup(_) => values,
+        _ => where_(on_days(window, k), values),
+    }
+}
+
+/// Per-account aggregations of one prepared table. Inputs are computed as columns first and then reduced
+/// with plain sums, minima and maxima, which polars runs on its fast grouped kernels.
+#[derive(Default)]
+struct Aggregates {
+    inputs: Vec<Expr>,
+    reductions: Vec<Expr>,
+}
+
+impl Aggregates {
+    fn add(&mut self, name: &str, input: Expr, reduce: fn(Expr) -> Expr) {
+        let column = format!("{name}_in");
+        self.inputs.push(input.alias(&column));
+        self.reductions.push(reduce(col(&column)).alias(name));
+    }
+
+    fn sum(&mut self, name: &str, input: Expr) {
+        self.add(name, input, |c| c.sum().cast(DataType::Float64));
+    }
+
+    fn min(&mut self, name: &str, input: Expr) {
+        self.add(name, input, Expr::min);
+    }
+
+    fn max(&mut self, name: &str, input: Expr) {
+        self.add(name, input, Expr::max);
+    }
+
+    /// The per-account aggregates over `table`, or `None` when nothing reads it.
+    fn over(self, table: LazyFrame) -> Option<LazyFrame> {
+        if self.inputs.is_empty() {
+            return None;
+        }
+        let mut inputs = vec![col("acc")];
+        inputs.extend(self.inputs);
+        Some(table.select(inputs).group_by([col("acc")]).agg(self.reductions))
     }
 }
 
@@ -113,8 +151,8 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             .expect("daily_needs lists every set the definitions read")
     };
 
-    let mut daily_aggs: Vec<Expr> = Vec::new();
-    let mut first_aggs: Vec<Expr> = Vec::new();
+    let mut daily = Aggregates::default();
+    let mut first = Aggregates::default();
     let mut extra_frames: Vec<LazyFrame> = Vec::new();
     let mut finals: Vec<Expr> = Vec::new();
 
@@ -125,33 +163,22 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             Aggregation::Tenure => tenure.clone(),
             Aggregation::Count => {
                 let k_set = set_index(&def.events);
-                daily_aggs.push(
-                    col(format!("n_{k_set}"))
-                        .filter(on_days(def.window, k))
-                        .sum()
-                        .alias(&tmp),
-                );
+                daily.sum(&tmp, on_days_only(col(format!("n_{k_set}")), def.window, k));
                 col(&tmp)
             }
             Aggregation::ActiveDays => {
                 let k_set = set_index(&def.events);
-                daily_aggs.push(
-                    col(format!("n_{k_set}"))
-                        .gt(lit(0))
-                        .and(on_days(def.window, k))
-                        .sum()
-                        .cast(DataType::Float64)
-                        .alias(&tmp),
-                );
+                let active = col(format!("n_{k_set}")).gt(lit(0)).and(on_days(def.window, k));
+                daily.sum(&tmp, active.cast(DataType::UInt32));
                 col(&tmp)
             }
             Aggregation::Sessions => {
-                daily_aggs.push(sum_on_days(col("sessions"), def.window, k).alias(&tmp));
+                daily.sum(&tmp, on_days_only(col("sessions"), def.window, k));
                 col(&tmp)
             }
             Aggregation::DaysSinceLast => {
                 let k_set = set_index(&def.events);
-                daily_aggs.push(col(format!("last_{k_set}")).max().alias(&tmp));
+                daily.max(&tmp, col(format!("last_{k_set}")));
                 days(lit(t) - col(&tmp))
             }
             Aggregation::DistinctEvents => match def.window {
@@ -168,22 +195,17 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                     col(&tmp)
                 }
                 Window::FirstDaysAfterSignup(n) => {
-                    first_aggs.push(
-                        col("is_product")
-                            .and(col("since_signup").lt_eq(lit(i64::from(n) * DAY_US)))
-                            .sum()
-                            .cast(DataType::Float64)
-                            .alias(&tmp),
-                    );
+                    let early = col("is_product").and(col("since_signup").lt_eq(lit(i64::from(n) * DAY_US)));
+                    first.sum(&tmp, early.cast(DataType::UInt32));
                     col(&tmp)
                 }
                 _ => {
-                    first_aggs.push(col("is_product").sum().cast(DataType::Float64).alias(&tmp));
+                    first.sum(&tmp, col("is_product").cast(DataType::UInt32));
                     col(&tmp)
                 }
             },
             Aggregation::DistinctShare => {
-                first_aggs.push(col("is_product").sum().cast(DataType::Float64).alias(&tmp));
+                first.sum(&tmp, col("is_product").cast(DataType::UInt32));
                 let catalog = product_catalog_size(prepared, t)?;
                 if catalog > 0.0 {
                     col(&tmp) / lit(catalog)
@@ -192,16 +214,11 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 }
             }
             Aggregation::DaysToFirst => {
-                first_aggs.push(where_(col("is_key"), col("since_signup")).min().alias(&tmp));
+                first.min(&tmp, where_(col("is_key"), col("since_signup")));
                 non_negative(days(col(&tmp)))
             }
             Aggregation::DaysToNthDistinct(n) => {
-                first_aggs.push(
-                    col("since_signup")
-                        .filter(col("product_rank").eq(lit(*n)))
-                        .min()
-                        .alias(&tmp),
-                );
+                first.min(&tmp, where_(col("product_rank").eq(lit(*n)), col("since_signup")));
                 non_negative(days(col(&tmp)))
             }
             Aggregation::DistinctUsers => col("__users"),
@@ -246,8 +263,8 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 let recent = Window::LastDays(*n);
                 let before = Window::Between { from: *n, to: 2 * n };
                 let (a, b) = (format!("{tmp}a"), format!("{tmp}b"));
-                daily_aggs.push(sum_on_days(col(format!("n_{k_set}")), recent, k).alias(&a));
-                daily_aggs.push(sum_on_days(col(format!("n_{k_set}")), before, k).alias(&b));
+                daily.sum(&a, on_days_only(col(format!("n_{k_set}")), recent, k));
+                daily.sum(&b, on_days_only(col(format!("n_{k_set}")), before, k));
                 let (a, b) = (col(&a).fill_null(lit(0.0)), col(&b).fill_null(lit(0.0)));
                 when((a.clone() + b.clone()).gt(lit(0.0)))
                     .then((a.clone() - b.clone()) / (a + b))
@@ -293,28 +310,20 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 .otherwise(lit(0i32))
                 .alias("label"),
         );
-    let join =
-        |left: LazyFrame, right: LazyFrame| left.join(right, [col("acc")], [col("acc")], JoinArgs::new(JoinType::Left));
+    // Accounts are numbered in account_id order; keeping the left order keeps the rows sorted.
+    let join = |left: LazyFrame, right: LazyFrame| {
+        let args = JoinArgs {
+            maintain_order: MaintainOrderJoin::Left,
+            ..JoinArgs::new(JoinType::Left)
+        };
+        left.join(right, [col("acc")], [col("acc")], args)
+    };
     let mut frame = eligible;
-    if !daily_aggs.is_empty() {
-        let daily = prepared
-            .daily
-            .clone()
-            .lazy()
-            .filter(col("day").lt_eq(lit(k)))
-            .group_by([col("acc")])
-            .agg(daily_aggs);
-        frame = join(frame, daily);
+    if let Some(aggregated) = daily.over(prepared.daily.clone().lazy().filter(col("day").lt_eq(lit(k)))) {
+        frame = join(frame, aggregated);
     }
-    if !first_aggs.is_empty() {
-        let first = prepared
-            .first_use
-            .clone()
-            .lazy()
-            .filter(col("first_ts").lt_eq(lit(t)))
-            .group_by([col("acc")])
-            .agg(first_aggs);
-        frame = join(frame, first);
+    if let Some(aggregated) = first.over(prepared.first_use.clone().lazy().filter(col("first_ts").lt_eq(lit(t)))) {
+        frame = join(frame, aggregated);
     }
     if defs.iter().any(|d| d.aggregation == Aggregation::DistinctUsers) {
         let users = prepared
