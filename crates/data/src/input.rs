@@ -83,16 +83,21 @@ impl ColumnSpec {
     }
 }
 
-/// Reads the events table: `account_id`, `user_id`, `event`, `timestamp`.
-pub fn read_events(config: &Config) -> Result<DataFrame, InputError> {
+/// The columns of the events table.
+fn event_specs(config: &Config) -> [ColumnSpec; 4] {
     const TABLE: &str = "events";
     let c = &config.columns.events;
-    let specs = [
+    [
         ColumnSpec::required(TABLE, "account_id", &c.account_id, Kind::Id),
         ColumnSpec::required(TABLE, "user_id", &c.user_id, Kind::OptionalText),
         ColumnSpec::required(TABLE, "event", &c.event, Kind::Id),
         ColumnSpec::required(TABLE, "timestamp", &c.timestamp, Kind::Timestamp),
-    ];
+    ]
+}
+
+/// Reads the events table: `account_id`, `user_id`, `event`, `timestamp`.
+pub fn read_events(config: &Config) -> Result<DataFrame, InputError> {
+    let specs = event_specs(config);
     read_table(&config.inputs.events, &specs, |_, _| Ok(()))
 }
 
@@ -101,14 +106,7 @@ pub fn read_events(config: &Config) -> Result<DataFrame, InputError> {
 /// Parquet files with text timestamps) are read and checked eagerly first, exactly as [`read_events`] does.
 /// Unlike [`read_events`], a missing required value in Parquet is left as null for the caller to count.
 pub fn scan_events(config: &Config) -> Result<LazyFrame, InputError> {
-    const TABLE: &str = "events";
-    let c = &config.columns.events;
-    let specs = [
-        ColumnSpec::required(TABLE, "account_id", &c.account_id, Kind::Id),
-        ColumnSpec::required(TABLE, "user_id", &c.user_id, Kind::OptionalText),
-        ColumnSpec::required(TABLE, "event", &c.event, Kind::Id),
-        ColumnSpec::required(TABLE, "timestamp", &c.timestamp, Kind::Timestamp),
-    ];
+    let specs = event_specs(config);
     let mut frames = Vec::new();
     for file in data_files(&config.inputs.events)? {
         let lazy = match Format::of(&file) {

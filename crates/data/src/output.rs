@@ -10,6 +10,24 @@ use polars::prelude::*;
 use crate::error::OutputError;
 use crate::input::Format;
 
+/// A new temporary file in `path`'s folder (created if needed), to be renamed over `path` when complete.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
+    let io = |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    tempfile::Builder::new()
+        .prefix(".pql-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .map_err(io)
+}
+
 /// Writes `path` atomically: `write` fills a buffered temporary file in the same folder, which is flushed,
 /// synced and renamed over `path` only if `write` succeeds.
 pub fn write_atomically<E>(
@@ -23,16 +41,7 @@ where
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let temp = tempfile::Builder::new()
-        .prefix(".pql-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let temp = temp_beside(path)?;
     let mut out = BufWriter::new(temp.reopen().map_err(io)?);
     write(&mut out).map_err(|e| OutputError::Encode {
         path: path.to_path_buf(),
@@ -84,16 +93,7 @@ impl FrameWriter {
                 path: path.to_path_buf(),
                 message: "unsupported output extension (use .parquet or .csv)".into(),
             })?;
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let temp = tempfile::Builder::new()
-            .prefix(".pql-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(io)?;
+        let temp = temp_beside(path)?;
         let file = BufWriter::new(temp.reopen().map_err(io)?);
         let encoder = match format {
             Format::Parquet => {

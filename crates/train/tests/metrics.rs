@@ -1,0 +1,83 @@
+//! The metrics against scikit-learn: `fixtures/make_metrics.py` computed the expected values on the same
+//! labels and probabilities (continuous scores, rounded scores with many ties, and scores of exactly 0 and 1).
+
+use pql_train::metrics::{Metrics, MetricsError};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    labels: Vec<bool>,
+    probabilities: Vec<f64>,
+    expected: Metrics,
+}
+
+#[test]
+fn every_metric_matches_scikit_learn() {
+    let cases: Vec<Case> = serde_json::from_str(include_str!("fixtures/metrics.json")).unwrap();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let got = Metrics::evaluate(&case.labels, &case.probabilities).unwrap();
+        let want = case.expected;
+        assert_eq!(got.rows, want.rows, "{}", case.name);
+        for (name, got, want) in [
+            ("base_rate", got.base_rate, want.base_rate),
+            ("roc_auc", got.roc_auc, want.roc_auc),
+            ("pr_auc", got.pr_auc, want.pr_auc),
+            ("log_loss", got.log_loss, want.log_loss),
+            ("brier", got.brier, want.brier),
+            ("ece", got.ece, want.ece),
+            ("precision_at_5", got.precision_at_5, want.precision_at_5),
+            ("precision_at_10", got.precision_at_10, want.precision_at_10),
+            ("recall_at_5", got.recall_at_5, want.recall_at_5),
+            ("recall_at_10", got.recall_at_10, want.recall_at_10),
+            ("recall_at_20", got.recall_at_20, want.recall_at_20),
+            ("lift_at_5", got.lift_at_5, want.lift_at_5),
+            ("lift_at_10", got.lift_at_10, want.lift_at_10),
+        ] {
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{}: {name} = {got}, scikit-learn says {want}",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_model_that_swaps_the_classes_is_caught() {
+    // Reporting P(negative) instead of P(converted) turns a good ranking into its mirror image.
+    let labels = [true, false, false, true, false, false, false, true];
+    let p = [0.9, 0.2, 0.1, 0.7, 0.3, 0.05, 0.4, 0.8];
+    let flipped: Vec<f64> = p.iter().map(|p| 1.0 - p).collect();
+    let good = Metrics::evaluate(&labels, &p).unwrap();
+    let bad = Metrics::evaluate(&labels, &flipped).unwrap();
+    assert_eq!(good.roc_auc, 1.0);
+    assert_eq!(bad.roc_auc, 0.0);
+    assert!(bad.log_loss > good.log_loss);
+}
+
+#[test]
+fn bad_inputs_are_refused_with_a_reason() {
+    assert_eq!(
+        Metrics::evaluate(&[true, true], &[0.2, 0.3]),
+        Err(MetricsError::OneClass {
+            positives: 2,
+            negatives: 0
+        })
+    );
+    assert_eq!(
+        Metrics::evaluate(&[true, false], &[0.2]),
+        Err(MetricsError::LengthMismatch {
+            labels: 2,
+            probabilities: 1
+        })
+    );
+    let err = Metrics::evaluate(&[true, false], &[0.2, 1.5]).unwrap_err();
+    assert_eq!(err, MetricsError::NotAProbability { row: 1, value: 1.5 });
+    assert!(err.to_string().contains("row 1"));
+    assert!(Metrics::evaluate(&[], &[])
+        .unwrap_err()
+        .to_string()
+        .contains("both classes"));
+}
