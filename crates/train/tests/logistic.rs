@@ -1,0 +1,73 @@
+//! Logistic regression against scikit-learn (`fixtures/make_logistic.py`): the same coefficients and the
+//! probability of the positive class.
+
+use ndarray::Array2;
+use pql_train::logistic::LogisticParams;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fixture {
+    x: Vec<Vec<f64>>,
+    y: Vec<bool>,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    l2: f64,
+    intercept: f64,
+    weights: Vec<f64>,
+    probabilities: Vec<f64>,
+}
+
+#[test]
+fn coefficients_match_scikit_learn() {
+    let fixture: Fixture = serde_json::from_str(include_str!("fixtures/logistic.json")).unwrap();
+    let (n, d) = (fixture.x.len(), fixture.x[0].len());
+    let x = Array2::from_shape_vec((n, d), fixture.x.concat()).unwrap();
+    for case in fixture.cases {
+        let model = LogisticParams::default()
+            .l2(case.l2)
+            .check()
+            .unwrap()
+            .fit(x.view(), &fixture.y)
+            .unwrap();
+        assert!(
+            (model.intercept - case.intercept).abs() < 1e-6,
+            "l2 {}: intercept {} vs {}",
+            case.l2,
+            model.intercept,
+            case.intercept
+        );
+        for (j, (got, want)) in model.weights.iter().zip(&case.weights).enumerate() {
+            assert!(
+                (got - want).abs() < 1e-6,
+                "l2 {}: weight {j} = {got}, scikit-learn {want}",
+                case.l2
+            );
+        }
+        let p = model.predict_proba(x.slice(ndarray::s![..20, ..]));
+        for (got, want) in p.iter().zip(&case.probabilities) {
+            assert!((got - want).abs() < 1e-6, "P(converted) {got} vs {want}");
+        }
+        assert!(model.iterations < 20, "{} Newton steps", model.iterations);
+    }
+}
+
+#[test]
+fn the_probability_is_that_of_the_positive_class() {
+    // One feature that is high exactly for converters: its weight must be positive and the converters'
+    // probabilities high.
+    let x = Array2::from_shape_vec((8, 1), vec![2.0, 1.5, 1.8, -1.0, -0.5, -2.0, -1.2, 0.1]).unwrap();
+    let labels = [true, true, true, false, false, false, false, true];
+    let model = LogisticParams::default()
+        .check()
+        .unwrap()
+        .fit(x.view(), &labels)
+        .unwrap();
+    assert!(model.weights[0] > 0.0);
+    let p = model.predict_proba(x.view());
+    for (p, converted) in p.iter().zip(labels) {
+        assert_eq!(*p > 0.5, converted, "p = {p}");
+    }
+}
