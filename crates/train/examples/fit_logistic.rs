@@ -17,7 +17,9 @@ fn main() {
     let prefix = &args[3];
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let x = Array2::from_shape_fn((n, d), |_| rng.sample::<f64, _>(StandardNormal));
-    let truth: Vec<f64> = (0..d).map(|j| if j % 3 == 0 { 0.0 } else { 1.0 / (1.0 + j as f64) }).collect();
+    let truth: Vec<f64> = (0..d)
+        .map(|j| if j % 3 == 0 { 0.0 } else { 1.0 / (1.0 + j as f64) })
+        .collect();
     let labels: Vec<bool> = x
         .rows()
         .into_iter()
@@ -30,7 +32,11 @@ fn main() {
     for v in x.iter() {
         file.write_all(&v.to_le_bytes()).unwrap();
     }
-    std::fs::write(format!("{prefix}.y.u8"), labels.iter().map(|&l| u8::from(l)).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        format!("{prefix}.y.u8"),
+        labels.iter().map(|&l| u8::from(l)).collect::<Vec<_>>(),
+    )
+    .unwrap();
 
     let params = LogisticParams::default().check().unwrap();
     let mut times = Vec::new();
