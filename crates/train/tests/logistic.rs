@@ -71,3 +71,45 @@ fn the_probability_is_that_of_the_positive_class() {
         assert_eq!(*p > 0.5, converted, "p = {p}");
     }
 }
+
+#[test]
+fn probabilities_match_linfa_logistic_as_a_second_oracle() {
+    use linfa::prelude::*;
+    use linfa_logistic::LogisticRegression;
+
+    let fixture: Fixture = serde_json::from_str(include_str!("fixtures/logistic.json")).unwrap();
+    let (n, d) = (fixture.x.len(), fixture.x[0].len());
+    let x = Array2::from_shape_vec((n, d), fixture.x.concat()).unwrap();
+    let classes: ndarray::Array1<usize> = fixture.y.iter().map(|&y| usize::from(y)).collect();
+    let l2 = 1.0;
+    let oracle = LogisticRegression::default()
+        .alpha(l2)
+        .gradient_tolerance(1e-10)
+        .max_iterations(10_000)
+        .fit(&Dataset::new(x.clone(), classes))
+        .unwrap();
+    // linfa reports the probability of its "positive" class, whichever label that is: map it to
+    // P(converted) before comparing, which is exactly the trap pql's own model must not fall into.
+    let oracle_p = oracle.predict_probabilities(&x);
+    let converted_p: Vec<f64> = if oracle.labels().pos.class == 1 {
+        oracle_p.to_vec()
+    } else {
+        oracle_p.iter().map(|p| 1.0 - p).collect()
+    };
+    let model = LogisticParams::default()
+        .l2(l2)
+        .check()
+        .unwrap()
+        .fit(x.view(), &fixture.y)
+        .unwrap();
+    let p = model.predict_proba(x.view());
+    let worst = p
+        .iter()
+        .zip(&converted_p)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst < 1e-5,
+        "largest probability difference to linfa-logistic: {worst}"
+    );
+}
