@@ -2,10 +2,11 @@
 //!
 //! So far: [`metrics`], the evaluation measures every model and report uses; [`matrix`], feature tables
 //! to standardised `ndarray` matrices; [`logistic`], an L2-regularised logistic regression; and
-//! [`calibration`] (Platt and isotonic). Metrics, the regression and calibration are checked against
-//! scikit-learn.
+//! [`calibration`] (Platt and isotonic); and [`split`], validation by time. Metrics, the regression and
+//! calibration are checked against scikit-learn.
 
 pub mod calibration;
 pub mod logistic;
 pub mod matrix;
 pub mod metrics;
+pub mod split;
