@@ -1,7 +1,7 @@
 //! Training of calibrated propensity models on labelled `(account, as_of)` snapshots.
 //!
 //! So far: [`metrics`], the evaluation measures every model and report uses; [`matrix`], feature tables
-//! to standardised `ndarray` matrices; [`logistic`], an L2-regularised logistic regression; and
+//! to standardised `ndarray` matrices; [`logistic`], an L2-regularised logistic regression;
 //! [`calibration`] (Platt and isotonic); and [`split`], validation by time. Metrics, the regression and
 //! calibration are checked against scikit-learn.
 
