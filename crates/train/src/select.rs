@@ -1,0 +1,130 @@
+//! Choosing the L2 strength of the logistic model on the time-based validation: each candidate is fitted
+//! on the training snapshots (standardised with the training rows' statistics) and scored by log loss on
+//! the validation snapshots; the lowest wins, ties going to the stronger penalty.
+
+use serde::{Deserialize, Serialize};
+
+use crate::logistic::{LogisticError, LogisticParams};
+use crate::matrix::{LabelledMatrix, Standardizer};
+use crate::metrics::{Metrics, MetricsError};
+
+/// The default candidates: λ from 10⁻³ to 10³, a factor of 10 apart.
+pub const L2_GRID: [f64; 7] = [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0];
+
+/// One candidate's result.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// L2 strength λ.
+    pub l2: f64,
+    /// Validation log loss.
+    pub log_loss: f64,
+}
+
+/// Why the search failed.
+#[derive(Debug)]
+pub enum SelectError {
+    /// A fit failed.
+    Fit(LogisticError),
+    /// The validation rows cannot be scored (e.g. one class only).
+    Validation(MetricsError),
+}
+
+impl std::fmt::Display for SelectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SelectError::Fit(e) => write!(f, "{e}"),
+            SelectError::Validation(e) => write!(f, "validation snapshots: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SelectError {}
+
+/// Scores every candidate λ; returns the best and the whole table, in grid order.
+pub fn choose_l2(
+    train: &LabelledMatrix,
+    validation: &LabelledMatrix,
+    grid: &[f64],
+) -> Result<(Candidate, Vec<Candidate>), SelectError> {
+    let standardizer = Standardizer::fit(&train.x);
+    let (x_train, x_validation) = (standardizer.transform(&train.x), standardizer.transform(&validation.x));
+    let mut table = Vec::with_capacity(grid.len());
+    for &l2 in grid {
+        let model = LogisticParams::default()
+            .l2(l2)
+            .check()
+            .and_then(|p| p.fit(x_train.view(), &train.labels))
+            .map_err(SelectError::Fit)?;
+        let p = model.predict_proba(x_validation.view());
+        let metrics = Metrics::evaluate(&validation.labels, p.as_slice().expect("contiguous"))
+            .map_err(SelectError::Validation)?;
+        table.push(Candidate {
+            l2,
+            log_loss: metrics.log_loss,
+        });
+    }
+    let best = table
+        .iter()
+        .copied()
+        .reduce(|best, c| {
+            if c.log_loss < best.log_loss || (c.log_loss == best.log_loss && c.l2 > best.l2) {
+                c
+            } else {
+                best
+            }
+        })
+        .ok_or(SelectError::Fit(LogisticError::InvalidParams(
+            "the L2 grid is empty".into(),
+        )))?;
+    Ok((best, table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+
+    fn sample(n: usize, seed: u64) -> LabelledMatrix {
+        // Two informative columns among many noise columns: the search must not pick the weakest penalty.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let d = 30;
+        let x = Array2::from_shape_fn((n, d), |_| rng.gen_range(-1.0..1.0));
+        let labels = x
+            .rows()
+            .into_iter()
+            .map(|r| {
+                let z: f64 = 2.0 * r[0] - 1.5 * r[1] - 1.0;
+                rng.gen::<f64>() < 1.0 / (1.0 + (-z).exp())
+            })
+            .collect();
+        LabelledMatrix {
+            x,
+            labels,
+            names: (0..d).map(|j| format!("f{j}")).collect(),
+        }
+    }
+
+    #[test]
+    fn the_best_candidate_has_the_lowest_validation_log_loss() {
+        let (train, validation) = (sample(300, 1), sample(3000, 2));
+        let (best, table) = choose_l2(&train, &validation, &L2_GRID).unwrap();
+        assert_eq!(table.len(), L2_GRID.len());
+        assert!(table.iter().all(|c| best.log_loss <= c.log_loss));
+        assert!(
+            best.l2 > L2_GRID[0],
+            "with 28 noise columns and 300 rows some penalty must help: {table:?}"
+        );
+        let again = choose_l2(&train, &validation, &L2_GRID).unwrap();
+        assert_eq!(again.1, table, "deterministic");
+    }
+
+    #[test]
+    fn one_class_validation_is_refused() {
+        let train = sample(200, 3);
+        let mut validation = sample(50, 4);
+        validation.labels.iter_mut().for_each(|l| *l = false);
+        let err = choose_l2(&train, &validation, &L2_GRID).unwrap_err();
+        assert!(err.to_string().contains("validation snapshots"), "{err}");
+    }
+}
