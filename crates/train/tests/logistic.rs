@@ -113,3 +113,22 @@ fn probabilities_match_linfa_logistic_as_a_second_oracle() {
         "largest probability difference to linfa-logistic: {worst}"
     );
 }
+
+#[test]
+fn fits_are_bit_identical_across_runs() {
+    // Enough rows for many parallel chunks: the result must not depend on the thread schedule.
+    let n = 60_000;
+    let x = Array2::from_shape_fn((n, 5), |(i, j)| ((i * 31 + j * 17) % 101) as f64 / 50.0 - 1.0);
+    let labels: Vec<bool> = (0..n).map(|i| (i * 7919) % 13 < 4 + (i % 3)).collect();
+    let fit = || {
+        LogisticParams::default()
+            .check()
+            .unwrap()
+            .fit(x.view(), &labels)
+            .unwrap()
+    };
+    let first = fit();
+    for _ in 0..5 {
+        assert_eq!(fit(), first);
+    }
+}
