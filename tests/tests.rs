@@ -3,4 +3,5 @@
 mod contract;
 mod features;
 mod generate;
+mod train;
 mod util;

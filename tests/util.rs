@@ -56,12 +56,16 @@ impl Dir {
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
-    /// Runs `pql`, asserts it fails with exit code 1 and a one-line message; returns that line.
+    /// Runs `pql`, asserts it fails with exit code 1 and ends with an `error: ` message (after any progress
+    /// lines); returns stderr.
     pub fn pql_err(&self, args: &[&str]) -> String {
         let out = self.pql(args);
         assert_eq!(out.status.code(), Some(1), "pql {args:?} should fail");
         let stderr = String::from_utf8(out.stderr).expect("utf-8 output");
-        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(
+            stderr.starts_with("error: ") || stderr.contains("\nerror: "),
+            "{stderr}"
+        );
         stderr
     }
 }

@@ -33,6 +33,8 @@ pub struct Config {
     pub snapshots: Snapshots,
     /// How labels are defined.
     pub label: Label,
+    /// PQL rules as the team writes them today, reported beside the model.
+    pub rules: Vec<Rule>,
 }
 
 /// The unchecked form of `pql.toml`, exactly as written.
@@ -59,6 +61,9 @@ pub struct RawConfig {
     /// `[label]`: label definition.
     #[serde(default)]
     pub label: Label,
+    /// `[[rules]]`: rule baselines.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
 }
 
 /// `[inputs]`: each entry is a file or a folder of Parquet, CSV or NDJSON files.
@@ -300,6 +305,19 @@ impl Default for Label {
     }
 }
 
+/// `[[rules]]`: a hand-written PQL rule over feature names, e.g.
+/// `when = "limit_task_created_month_usage >= 0.8 and teammate_invited_count >= 1"`. Training parses it
+/// (comparisons `>= > <= < == !=` against numbers, joined by `and`, then `or`) and reports its precision and
+/// recall beside the model's at the same number of flagged accounts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A short name for reports.
+    pub name: String,
+    /// The condition.
+    pub when: String,
+}
+
 impl Config {
     /// Reads and checks a `pql.toml` file.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
@@ -475,6 +493,21 @@ impl RawConfig {
             ));
         }
 
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.name.trim().is_empty() {
+                return Err(invalid(format!("rules[{i}].name"), "must not be empty".into()));
+            }
+            if rule.when.trim().is_empty() {
+                return Err(invalid(format!("rules[{i}].when"), "must state a condition".into()));
+            }
+            if let Some(first) = self.rules[..i].iter().position(|r| r.name == rule.name) {
+                return Err(invalid(
+                    format!("rules[{i}].name"),
+                    format!("`{}` is already the name of rules[{first}]", rule.name),
+                ));
+            }
+        }
+
         Ok(Config {
             source: path.to_path_buf(),
             inputs,
@@ -484,6 +517,7 @@ impl RawConfig {
             limits: self.limits,
             snapshots: self.snapshots,
             label: self.label,
+            rules: self.rules,
         })
     }
 }

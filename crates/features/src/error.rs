@@ -11,6 +11,14 @@ pub enum FeatureError {
     /// The output could not be written.
     #[error(transparent)]
     Output(#[from] pql_data::OutputError),
+    /// A feature table written by `pql features` cannot be read back.
+    #[error("{}: {message}", .path.display())]
+    Table {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The snapshot request is empty or inverted.
     #[error("{0}")]
     Snapshots(String),

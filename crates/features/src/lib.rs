@@ -234,6 +234,74 @@ pub fn build(config: &Config, snapshots: &Snapshots) -> Result<FeatureTable, Fea
     FeatureBuilder::new(config, snapshots, None)?.collect()
 }
 
+/// Reads a feature table written by `pql features` (Parquet, or CSV with its `.meta.json` sidecar) with
+/// the dictionary stored beside it; `as_of` comes back as a UTC datetime (μs), as [`build`] makes it.
+pub fn read_table(path: &Path) -> Result<(DataFrame, Vec<FeatureDef>), FeatureError> {
+    let table_error = |message: String| FeatureError::Table {
+        path: path.to_path_buf(),
+        message,
+    };
+    let polars_error = |e: PolarsError| table_error(e.to_string().lines().next().unwrap_or_default().to_string());
+    let (frame, dictionary) = match pql_data::input::Format::of(path) {
+        Some(pql_data::input::Format::Parquet) => {
+            let file = std::fs::File::open(path).map_err(|e| table_error(e.to_string()))?;
+            let mut reader = ParquetReader::new(file);
+            let dictionary = reader
+                .get_metadata()
+                .map_err(polars_error)?
+                .key_value_metadata
+                .iter()
+                .flatten()
+                .find(|kv| kv.key == "pql.features")
+                .and_then(|kv| kv.value.clone());
+            (reader.finish().map_err(polars_error)?, dictionary)
+        }
+        Some(pql_data::input::Format::Csv) => {
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(".meta.json");
+            let dictionary = std::fs::read_to_string(&sidecar)
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|meta| meta.get("pql.features").map(|v| v.to_string()));
+            let frame = CsvReadOptions::default()
+                .with_has_header(true)
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                .and_then(|r| r.finish())
+                .map_err(polars_error)?;
+            (frame, dictionary)
+        }
+        _ => return Err(table_error("a feature table is a .parquet or .csv file".into())),
+    };
+    let dictionary = dictionary.ok_or_else(|| {
+        table_error("no feature dictionary (`pql.features`) stored with it; write it with `pql features`".into())
+    })?;
+    let defs: Vec<FeatureDef> =
+        serde_json::from_str(&dictionary).map_err(|e| table_error(format!("damaged feature dictionary: {e}")))?;
+    let as_of = frame.column("as_of").map_err(polars_error)?;
+    let as_of = match as_of.dtype() {
+        DataType::String => {
+            let text = as_of.str().map_err(polars_error)?;
+            let micros = text
+                .iter()
+                .enumerate()
+                .map(|(row, t)| {
+                    t.and_then(pql_data::input::parse_timestamp).ok_or_else(|| {
+                        table_error(format!("column `as_of`, row {}: cannot read {t:?} as a date", row + 1))
+                    })
+                })
+                .collect::<Result<Vec<i64>, _>>()?;
+            Column::new("as_of".into(), micros)
+        }
+        _ => as_of.clone(),
+    };
+    let as_of = as_of
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+        .map_err(polars_error)?;
+    let mut frame = frame;
+    frame.with_column(as_of).map_err(polars_error)?;
+    Ok((frame, defs))
+}
+
 /// The feature dictionary for a config, with categorical levels read from its accounts table.
 pub fn describe(config: &Config) -> Result<Vec<FeatureDef>, FeatureError> {
     let accounts = pql_data::input::read_accounts(config)?;

@@ -218,6 +218,19 @@ weekday = "monday"
 
 [label]
 horizon_days = {horizon_days}
+
+# PQL rules of the kind teams write by hand; `pql train` reports them beside the model.
+[[rules]]
+name = "near the limit"
+when = "limit_{task}_month_usage >= 0.8"
+
+[[rules]]
+name = "hand-raiser"
+when = "{pricing}_7d >= 1 or {upgrade}_7d >= 1 or {contact}_7d >= 1"
+
+[[rules]]
+name = "activated team"
+when = "key_events >= 3 and {invited}_count >= 1"
 "#,
         key = quoted(&KEY_FEATURES),
         hand_raise = quoted(&[PRICING_PAGE_VIEWED, UPGRADE_CLICKED, CONTACT_SALES_REQUESTED]),
@@ -225,6 +238,10 @@ horizon_days = {horizon_days}
         ignore = quoted(&[NOTIFICATION_SENT]),
         task = EVENT_NAMES[TASK_CREATED as usize],
         reached = EVENT_NAMES[LIMIT_REACHED as usize],
+        pricing = EVENT_NAMES[PRICING_PAGE_VIEWED as usize],
+        upgrade = EVENT_NAMES[UPGRADE_CLICKED as usize],
+        contact = EVENT_NAMES[CONTACT_SALES_REQUESTED as usize],
+        invited = EVENT_NAMES[TEAMMATE_INVITED as usize],
     )
 }
 

@@ -1,13 +1,26 @@
 //! Training of calibrated propensity models on labelled `(account, as_of)` snapshots.
 //!
-//! So far: [`metrics`], the evaluation measures every model and report uses; [`matrix`], feature tables
-//! to standardised `ndarray` matrices; [`logistic`], an L2-regularised logistic regression;
-//! [`calibration`] (Platt and isotonic); [`split`], validation by time; and [`select`], the L2 strength
-//! chosen on that validation. Metrics, the regression and calibration are checked against scikit-learn.
+//! [`training::train`] runs the whole procedure (split by time, settings chosen on validation,
+//! calibration, refit, backtest, importances, rule baselines) and [`artifact::Artifact`] stores the result
+//! as `models/<model_id>/`. The parts: [`matrix`] (feature tables to `ndarray` matrices), [`split`]
+//! (validation by time), [`logistic`] and [`select`] (L2 logistic regression and its penalty), [`boost`]
+//! (gradient-boosted trees), [`model`] (either, as plain numbers), [`calibration`] (Platt and isotonic),
+//! [`metrics`], [`importance`] and [`rules`]. Metrics, the regression and calibration are checked against
+//! scikit-learn.
 
+pub mod artifact;
+pub mod boost;
 pub mod calibration;
+pub mod importance;
 pub mod logistic;
 pub mod matrix;
 pub mod metrics;
+pub mod model;
+pub mod rules;
 pub mod select;
 pub mod split;
+pub mod training;
+
+pub use artifact::{Artifact, ArtifactError};
+pub use model::{ModelChoice, ModelKind};
+pub use training::{train, TrainError, TrainParams, Trained};

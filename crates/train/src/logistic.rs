@@ -110,7 +110,8 @@ pub struct Logistic {
     pub iterations: usize,
 }
 
-fn sigmoid(z: f64) -> f64 {
+/// The logistic function, stable for large `|z|`.
+pub(crate) fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
     } else {
@@ -141,10 +142,9 @@ impl ValidLogisticParams {
         beta[0] = (rate / (1.0 - rate)).ln();
         // Large matrices take the Hessian from an even sample of rows (scaled up); the gradient is always
         // exact, so the fit still converges to the exact optimum, in a few more, much cheaper steps.
-        let stride = n.div_ceil(HESSIAN_ROWS);
+        let stride = hessian_stride(n);
         let sample = x.slice(ndarray::s![..;stride, ..]);
         let scale = n as f64 / sample.nrows() as f64;
-        let mut weighted = Array2::<f64>::zeros(sample.dim());
         let mut p = Array1::<f64>::zeros(n);
         let mut iterations = 0;
         for _ in 0..params.max_iterations {
@@ -180,21 +180,7 @@ impl ValidLogisticParams {
             gradient
                 .slice_mut(ndarray::s![1..])
                 .assign(&(row_gradient + &weights * params.l2));
-            let w = p
-                .slice(ndarray::s![..;stride])
-                .mapv(|p| (p * (1.0 - p)).max(1e-12) * scale);
-            Zip::from(weighted.rows_mut())
-                .and(sample.rows())
-                .and(&w)
-                .for_each(|mut out, row, &w| out.zip_mut_with(&row, |o, &r| *o = r * w));
-            let mut hessian = Array2::<f64>::zeros((d + 1, d + 1));
-            hessian[[0, 0]] = w.sum();
-            let column_sums = weighted.sum_axis(Axis(0));
-            hessian.slice_mut(ndarray::s![0, 1..]).assign(&column_sums);
-            hessian.slice_mut(ndarray::s![1.., 0]).assign(&column_sums);
-            let mut block = sample.t().dot(&weighted);
-            block.diag_mut().mapv_inplace(|v| v + params.l2);
-            hessian.slice_mut(ndarray::s![1.., 1..]).assign(&block);
+            let hessian = penalised_hessian(sample, p.slice(ndarray::s![..;stride]), scale, params.l2);
             let step = cholesky_solve(hessian, gradient.view()).ok_or(LogisticError::NotFinite)?;
             beta -= &step;
             let converged = step
@@ -218,6 +204,48 @@ impl Logistic {
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array1<f64> {
         (x.dot(&self.weights) + self.intercept).mapv(sigmoid)
     }
+
+    /// Standard errors of the weights on the rows `x` the model was fitted to with penalty `l2`: the square
+    /// roots of the diagonal of the inverse penalised Hessian (the same row sample the fit used), or `None`
+    /// when the Hessian is singular.
+    pub fn standard_errors(&self, x: ArrayView2<f64>, l2: f64) -> Option<Vec<f64>> {
+        let sample = x.slice(ndarray::s![..;hessian_stride(x.nrows()), ..]);
+        let p = self.predict_proba(sample);
+        let hessian = penalised_hessian(sample, p.view(), x.nrows() as f64 / sample.nrows().max(1) as f64, l2);
+        let d = hessian.nrows();
+        (1..d)
+            .map(|j| {
+                let mut unit = Array1::<f64>::zeros(d);
+                unit[j] = 1.0;
+                cholesky_solve(hessian.clone(), unit.view()).map(|column| column[j].max(0.0).sqrt())
+            })
+            .collect()
+    }
+}
+
+/// Every how many rows the Hessian takes one, so that it reads at most [`HESSIAN_ROWS`].
+fn hessian_stride(rows: usize) -> usize {
+    rows.div_ceil(HESSIAN_ROWS).max(1)
+}
+
+/// The Hessian of the penalised objective over `[intercept, weights]`, from sample rows with their
+/// probabilities, scaled up by `scale` to stand for all rows.
+fn penalised_hessian(sample: ArrayView2<f64>, p: ArrayView1<f64>, scale: f64, l2: f64) -> Array2<f64> {
+    let d = sample.ncols();
+    let w = p.mapv(|p| (p * (1.0 - p)).max(1e-12) * scale);
+    let mut weighted = sample.to_owned();
+    Zip::from(weighted.rows_mut())
+        .and(&w)
+        .for_each(|mut row, &w| row.mapv_inplace(|v| v * w));
+    let mut hessian = Array2::<f64>::zeros((d + 1, d + 1));
+    hessian[[0, 0]] = w.sum();
+    let column_sums = weighted.sum_axis(Axis(0));
+    hessian.slice_mut(ndarray::s![0, 1..]).assign(&column_sums);
+    hessian.slice_mut(ndarray::s![1.., 0]).assign(&column_sums);
+    let mut block = sample.t().dot(&weighted);
+    block.diag_mut().mapv_inplace(|v| v + l2);
+    hessian.slice_mut(ndarray::s![1.., 1..]).assign(&block);
+    hessian
 }
 
 /// Solves `a · s = b` for a symmetric positive definite `a` (Cholesky), or `None` if it is not.

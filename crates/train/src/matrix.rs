@@ -13,6 +13,8 @@ pub struct LabelledMatrix {
     pub x: Array2<f64>,
     /// Converted within the horizon.
     pub labels: Vec<bool>,
+    /// Snapshot of each row (`as_of`, μs since the epoch).
+    pub as_of: Vec<i64>,
     /// Feature names.
     pub names: Vec<String>,
 }
@@ -59,6 +61,21 @@ impl LabelledMatrix {
         let label = label.i32().map_err(|e| column_error("label", e))?;
         let rows: Vec<usize> = (0..table.height()).filter(|&i| label.get(i).is_some()).collect();
         let labels = rows.iter().map(|&i| label.get(i) == Some(1)).collect();
+        let as_of = table.column("as_of").map_err(|e| column_error("as_of", e))?;
+        let as_of = as_of
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(|e| column_error("as_of", e))?;
+        let as_of = as_of.i64().map_err(|e| column_error("as_of", e))?;
+        let as_of = rows
+            .iter()
+            .map(|&i| {
+                as_of.get(i).ok_or_else(|| MatrixError::NotFinite {
+                    name: "as_of".into(),
+                    row: i,
+                })
+            })
+            .collect::<Result<Vec<i64>, _>>()?;
         let mut x = Array2::<f64>::zeros((rows.len(), names.len()));
         for (j, name) in names.iter().enumerate() {
             let column = table.column(name).map_err(|e| column_error(name, e))?;
@@ -77,8 +94,25 @@ impl LabelledMatrix {
         Ok(LabelledMatrix {
             x,
             labels,
+            as_of,
             names: names.to_vec(),
         })
+    }
+
+    /// The rows whose snapshot satisfies `keep`, in their order.
+    pub fn snapshots(&self, keep: impl Fn(i64) -> bool) -> LabelledMatrix {
+        let rows: Vec<usize> = (0..self.as_of.len()).filter(|&i| keep(self.as_of[i])).collect();
+        LabelledMatrix {
+            x: self.x.select(Axis(0), &rows),
+            labels: rows.iter().map(|&i| self.labels[i]).collect(),
+            as_of: rows.iter().map(|&i| self.as_of[i]).collect(),
+            names: self.names.clone(),
+        }
+    }
+
+    /// Rows labelled positive.
+    pub fn positives(&self) -> usize {
+        self.labels.iter().filter(|&&y| y).count()
     }
 }
 
@@ -133,6 +167,7 @@ mod tests {
     fn labelled_rows_become_a_matrix_in_the_named_order() {
         let table = df!(
             "account_id" => ["a", "b", "c"],
+            "as_of" => [7i64, 7, 14],
             "label" => [Some(1i32), None, Some(0)],
             "f1" => [1.0, 2.0, 3.0],
             "f2" => [10.0, 20.0, 30.0],
@@ -140,14 +175,18 @@ mod tests {
         .unwrap();
         let m = LabelledMatrix::from_table(&table, &["f2".into(), "f1".into()]).unwrap();
         assert_eq!(m.labels, [true, false]);
+        assert_eq!(m.as_of, [7, 14]);
         assert_eq!(m.x, ndarray::array![[10.0, 1.0], [30.0, 3.0]]);
+        let later = m.snapshots(|t| t > 7);
+        assert_eq!((later.labels, later.as_of), (vec![false], vec![14]));
+        assert_eq!(later.x, ndarray::array![[30.0, 3.0]]);
         let err = LabelledMatrix::from_table(&table, &["nope".into()]).unwrap_err();
         assert!(err.to_string().contains("feature `nope`"), "{err}");
     }
 
     #[test]
     fn non_finite_values_are_refused_with_their_row() {
-        let table = df!("label" => [1i32, 0], "f" => [1.0, f64::NAN]).unwrap();
+        let table = df!("as_of" => [0i64, 0], "label" => [1i32, 0], "f" => [1.0, f64::NAN]).unwrap();
         let err = LabelledMatrix::from_table(&table, &["f".into()]).unwrap_err();
         assert_eq!(
             err,

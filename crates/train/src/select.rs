@@ -101,6 +101,7 @@ mod tests {
         LabelledMatrix {
             x,
             labels,
+            as_of: vec![0; n],
             names: (0..d).map(|j| format!("f{j}")).collect(),
         }
     }

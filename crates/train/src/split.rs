@@ -56,7 +56,7 @@ impl std::fmt::Display for SplitError {
 impl std::error::Error for SplitError {}
 
 /// A UTC date as `YYYY-MM-DD` from μs since the epoch.
-fn date(micros: i64) -> String {
+pub(crate) fn date(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| micros.to_string())

@@ -132,3 +132,28 @@ fn fits_are_bit_identical_across_runs() {
         assert_eq!(fit(), first);
     }
 }
+
+#[test]
+fn standard_errors_match_the_closed_form_of_a_two_by_two_table() {
+    // One binary feature, no penalty: the weight is the log odds ratio, whose standard error is
+    // sqrt(1/a + 1/b + 1/c + 1/d) over the four cells (Woolf).
+    let cells = [(0.0, false, 400), (0.0, true, 20), (1.0, false, 150), (1.0, true, 30)];
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for (value, label, count) in cells {
+        x.extend(std::iter::repeat_n(value, count));
+        y.extend(std::iter::repeat_n(label, count));
+    }
+    let x = Array2::from_shape_vec((x.len(), 1), x).unwrap();
+    let model = LogisticParams::default()
+        .l2(0.0)
+        .check()
+        .unwrap()
+        .fit(x.view(), &y)
+        .unwrap();
+    let odds_ratio: f64 = (30.0 / 150.0) / (20.0 / 400.0);
+    assert!((model.weights[0] - odds_ratio.ln()).abs() < 1e-9);
+    let expected = (1.0 / 400.0 + 1.0 / 20.0 + 1.0 / 150.0 + 1.0 / 30.0_f64).sqrt();
+    let se = model.standard_errors(x.view(), 0.0).unwrap();
+    assert!((se[0] - expected).abs() < 1e-9, "{} vs {expected}", se[0]);
+}

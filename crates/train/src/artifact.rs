@@ -1,0 +1,298 @@
+//! The model artifact: `models/<model_id>/model.json` (everything needed to score and to explain, as plain
+//! numbers), `metrics.json` and `importances.csv` for analysts.
+//!
+//! The artifact holds no clock time and no path, and `model_id` is a hash of its own content, so the same
+//! inputs, settings and seed give a byte-identical directory. The directory is written beside its
+//! destination and renamed into place, so a crash never leaves a half-written model.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use pql_features::FeatureDef;
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::Calibration;
+use crate::importance::Importance;
+use crate::matrix::LabelledMatrix;
+use crate::metrics::Metrics;
+use crate::model::{Model, ModelKind, Settings};
+use crate::rules::RuleComparison;
+use crate::training::{BacktestRow, CandidateResult, Part, ThresholdPolicy, Trained};
+
+/// The artifact format this pql writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where the training data came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Label horizon in days.
+    pub horizon_days: u32,
+    /// Every labelled snapshot: the rows of the final fit.
+    pub window: Part,
+    /// The validation split's training part.
+    pub fit: Part,
+    /// The validation snapshots.
+    pub validation: Part,
+    /// Hash of the `pql.toml` text.
+    pub config_hash: String,
+    /// Hash of the labelled rows (snapshots, labels and every feature value).
+    pub data_fingerprint: String,
+    /// Seed of the random choices.
+    pub seed: u64,
+}
+
+/// A trained model, self-described.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// Content hash of the artifact (16 hex digits).
+    pub model_id: String,
+    /// The pql version that trained it.
+    pub pql_version: String,
+    /// The model family.
+    pub kind: ModelKind,
+    /// The features, in the model's column order, as the dictionary defines them.
+    pub features: Vec<FeatureDef>,
+    /// The settings the model was fitted with.
+    pub settings: Settings,
+    /// The model (raw probabilities).
+    pub model: Model,
+    /// Raw → calibrated probability.
+    pub calibration: Calibration,
+    /// Tier thresholds on calibrated probabilities.
+    pub thresholds: ThresholdPolicy,
+    /// Training data.
+    pub training: Provenance,
+    /// Calibrated validation metrics of the chosen family.
+    pub metrics: Metrics,
+    /// Each family tried.
+    pub candidates: Vec<CandidateResult>,
+    /// Per-snapshot backtest.
+    pub backtest: Vec<BacktestRow>,
+    /// Feature importances, in feature order.
+    pub importances: Vec<Importance>,
+    /// Rule baselines beside the model.
+    pub rules: Vec<RuleComparison>,
+}
+
+/// Why an artifact cannot be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// A file operation failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a pql model or is damaged.
+    #[error("{}: {message}", .path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Artifact {
+    /// Assembles the artifact of a training run and derives its id.
+    pub fn new(
+        trained: Trained,
+        features: Vec<FeatureDef>,
+        rows: &LabelledMatrix,
+        config_text: &str,
+        seed: u64,
+        horizon_days: u32,
+    ) -> Artifact {
+        let mut artifact = Artifact {
+            format_version: FORMAT_VERSION,
+            model_id: String::new(),
+            pql_version: env!("CARGO_PKG_VERSION").to_string(),
+            kind: trained.model.kind(),
+            features,
+            settings: trained.settings,
+            model: trained.model,
+            calibration: trained.calibration,
+            thresholds: trained.thresholds,
+            training: Provenance {
+                horizon_days,
+                window: trained.refit_part,
+                fit: trained.fit_part,
+                validation: trained.validation_part,
+                config_hash: hex(fnv1a(config_text.bytes())),
+                data_fingerprint: hex(fingerprint(rows)),
+                seed,
+            },
+            metrics: trained.validation,
+            candidates: trained.candidates,
+            backtest: trained.backtest,
+            importances: trained.importances,
+            rules: trained.rules,
+        };
+        artifact.model_id = hex(fnv1a(artifact.to_json().bytes()));
+        artifact
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("an artifact is plain data")
+    }
+
+    /// Calibrated probabilities of conversion for rows of the model's features.
+    pub fn predict(&self, x: ndarray::ArrayView2<f64>) -> Vec<f64> {
+        self.model
+            .predict(x)
+            .into_iter()
+            .map(|p| self.calibration.apply(p))
+            .collect()
+    }
+
+    /// The feature names, in column order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features.iter().map(|f| f.name.clone()).collect()
+    }
+
+    /// Writes `<models>/<model_id>/` (`model.json`, `metrics.json`, `importances.csv`) atomically and
+    /// returns its path. An existing directory of the same id (the same content) is replaced.
+    pub fn save(&self, models: &Path) -> Result<PathBuf, ArtifactError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ArtifactError::Io { path, source }
+        };
+        std::fs::create_dir_all(models).map_err(io(models))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".pql-model-")
+            .tempdir_in(models)
+            .map_err(io(models))?;
+        let files = [
+            ("model.json", self.to_json()),
+            ("metrics.json", self.metrics_json()),
+            ("importances.csv", self.importances_csv()),
+        ];
+        for (name, text) in files {
+            let path = staging.path().join(name);
+            let mut file = std::fs::File::create(&path).map_err(io(&path))?;
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(io(&path))?;
+        }
+        let target = models.join(&self.model_id);
+        if target.exists() {
+            std::fs::remove_dir_all(&target).map_err(io(&target))?;
+        }
+        std::fs::rename(staging.path(), &target).map_err(io(&target))?;
+        let _ = staging.keep(); // renamed into place: nothing left to remove
+        Ok(target)
+    }
+
+    /// Reads `model.json`, given it or its directory.
+    pub fn load(path: &Path) -> Result<Artifact, ArtifactError> {
+        let path = if path.is_dir() {
+            path.join("model.json")
+        } else {
+            path.to_path_buf()
+        };
+        let invalid = |message: String| ArtifactError::Invalid {
+            path: path.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ArtifactError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| invalid(format!("damaged model file (not JSON: {e})")))?;
+        match value.get("format_version").and_then(serde_json::Value::as_u64) {
+            None => return Err(invalid("not a pql model (no format_version)".into())),
+            Some(v) if v != u64::from(FORMAT_VERSION) => {
+                return Err(invalid(format!(
+                    "model format version {v}; this pql {} reads version {FORMAT_VERSION}",
+                    env!("CARGO_PKG_VERSION")
+                )))
+            }
+            Some(_) => {}
+        }
+        serde_json::from_value(value).map_err(|e| invalid(format!("damaged model file: {e}")))
+    }
+
+    /// `metrics.json`: the numbers an analyst compares across models.
+    fn metrics_json(&self) -> String {
+        let candidates: serde_json::Map<String, serde_json::Value> = self
+            .candidates
+            .iter()
+            .map(|c| {
+                (
+                    c.settings.kind().to_string(),
+                    serde_json::to_value(c.validation).expect("plain data"),
+                )
+            })
+            .collect();
+        serde_json::to_string_pretty(&serde_json::json!({
+            "model_id": self.model_id,
+            "kind": self.kind,
+            "validation": self.metrics,
+            "candidates": candidates,
+            "backtest": self.backtest,
+            "rules": self.rules,
+            "training": self.training,
+        }))
+        .expect("plain data")
+    }
+
+    /// `importances.csv`: one row per feature, most important (permutation) first.
+    fn importances_csv(&self) -> String {
+        let mut rows: Vec<&Importance> = self.importances.iter().collect();
+        rows.sort_by(|a, b| b.permutation.total_cmp(&a.permutation));
+        let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let mut csv =
+            String::from("feature,permutation_auc_drop,permutation_std,coefficient,coefficient_se,gain_share\n");
+        for i in rows {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                csv_field(&i.feature),
+                i.permutation,
+                i.permutation_std,
+                optional(i.coefficient),
+                optional(i.coefficient_se),
+                optional(i.gain_share)
+            ));
+        }
+        csv
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// 64-bit FNV-1a: a stable content hash (not for security).
+fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A hash of the labelled rows: snapshots, labels and every feature value, with the feature names.
+fn fingerprint(rows: &LabelledMatrix) -> u64 {
+    let words = rows
+        .names
+        .iter()
+        .flat_map(|n| n.bytes().map(u64::from))
+        .chain(rows.as_of.iter().map(|&t| t as u64))
+        .chain(rows.labels.iter().map(|&y| u64::from(y)))
+        .chain(rows.x.iter().map(|v| v.to_bits()));
+    words.fold(0xcbf2_9ce4_8422_2325, |h, w| {
+        (h ^ w).wrapping_mul(0x0100_0000_01b3).rotate_left(29)
+    })
+}
+
+fn hex(hash: u64) -> String {
+    format!("{hash:016x}")
+}

@@ -1,0 +1,144 @@
+//! A fitted propensity model of either family as plain numbers (a standardised dot product, or a sum of
+//! trees), the settings that produce one, and the families to choose from.
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use crate::boost::{BoostParams, Boosted};
+use crate::logistic::{sigmoid, LogisticParams};
+use crate::matrix::{LabelledMatrix, Standardizer};
+
+/// A model family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// L2-regularised logistic regression on standardised features.
+    Logistic,
+    /// Gradient-boosted trees.
+    Boosted,
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Logistic => "logistic",
+            ModelKind::Boosted => "boosted",
+        })
+    }
+}
+
+/// What `pql train --model` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelChoice {
+    /// Fit every family; keep the one with the lowest validation log loss.
+    Auto,
+    /// One family only.
+    Only(ModelKind),
+}
+
+impl ModelChoice {
+    /// The families to fit.
+    pub fn kinds(self) -> Vec<ModelKind> {
+        match self {
+            ModelChoice::Auto => vec![ModelKind::Logistic, ModelKind::Boosted],
+            ModelChoice::Only(kind) => vec![kind],
+        }
+    }
+}
+
+/// The linear model: `P = σ(intercept + Σ weight_j · (x_j − mean_j) / scale_j)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    /// L2 strength it was fitted with (scikit-learn's `1 / C`).
+    pub l2: f64,
+    /// Standardisation learned on the fitted rows.
+    pub standardizer: Standardizer,
+    /// Intercept.
+    pub intercept: f64,
+    /// One weight per standardised feature.
+    pub weights: Vec<f64>,
+}
+
+/// A fitted model. Its probabilities are raw (before calibration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Model {
+    /// A linear model.
+    Logistic(LinearModel),
+    /// A sum of trees on the raw features.
+    Boosted(Boosted),
+}
+
+/// Settings chosen on validation, to fit again on other rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Settings {
+    /// Logistic regression with this L2 strength.
+    Logistic {
+        /// L2 strength.
+        l2: f64,
+    },
+    /// Boosted trees: exactly `params.max_trees` trees, no early stopping.
+    Boosted {
+        /// Tree settings, `max_trees` being the count chosen by early stopping.
+        params: BoostParams,
+    },
+}
+
+impl Settings {
+    /// The family.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Settings::Logistic { .. } => ModelKind::Logistic,
+            Settings::Boosted { .. } => ModelKind::Boosted,
+        }
+    }
+
+    /// Fits these settings on the rows.
+    pub fn fit(&self, rows: &LabelledMatrix) -> Result<Model, String> {
+        match *self {
+            Settings::Logistic { l2 } => {
+                let standardizer = Standardizer::fit(&rows.x);
+                let fitted = LogisticParams::default()
+                    .l2(l2)
+                    .check()
+                    .and_then(|p| p.fit(standardizer.transform(&rows.x).view(), &rows.labels))
+                    .map_err(|e| e.to_string())?;
+                Ok(Model::Logistic(LinearModel {
+                    l2,
+                    standardizer,
+                    intercept: fitted.intercept,
+                    weights: fitted.weights.to_vec(),
+                }))
+            }
+            Settings::Boosted { params } => params
+                .check()
+                .and_then(|p| p.fit(rows.x.view(), &rows.labels, None))
+                .map(Model::Boosted)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl Model {
+    /// The family.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Model::Logistic(_) => ModelKind::Logistic,
+            Model::Boosted(_) => ModelKind::Boosted,
+        }
+    }
+
+    /// Raw probabilities of conversion for rows of the model's features, in order.
+    pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        match self {
+            Model::Logistic(m) => {
+                let z = m.standardizer.transform(&x.to_owned());
+                let weights = ndarray::ArrayView1::from(&m.weights);
+                z.dot(&weights).iter().map(|&v| sigmoid(v + m.intercept)).collect()
+            }
+            Model::Boosted(b) => b.predict_proba(x).to_vec(),
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! The training procedure, from labelled snapshot rows to a calibrated model with its evidence.
+//!
+//! 1. **Split by time** ([`TimeSplit`]): the latest `validation_snapshots` labelled snapshots validate; the
+//!    fit part is every snapshot whose labels had closed by the first of them.
+//! 2. **Choose settings** per family on fit part → validation: the L2 strength of the logistic model by
+//!    validation log loss, the number of boosted trees by early stopping on validation log loss. `auto`
+//!    keeps the family with the lower validation log loss.
+//! 3. **Calibrate** on the validation rows (isotonic with at least [`ISOTONIC_POSITIVES`] converted rows,
+//!    else Platt), and set the PQL thresholds from the calibrated validation scores.
+//! 4. **Refit** the chosen settings on every labelled snapshot; the calibration maps its raw scores.
+//! 5. **Backtest**: for each of the last K labelled snapshots, steps 1–4 on the snapshots whose labels had
+//!    closed by its `as_of` (what a team could have done that day), evaluated on it.
+//!
+//! Importances and rule baselines are measured on the validation rows with the model fitted on the fit
+//! part, for which those rows are unseen.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::boost::BoostParams;
+use crate::calibration::Calibration;
+use crate::importance::{self, Importance};
+use crate::matrix::{LabelledMatrix, MatrixError};
+use crate::metrics::Metrics;
+use crate::model::{Model, ModelChoice, ModelKind, Settings};
+use crate::rules::{Rule, RuleComparison, RuleError};
+use crate::select::{choose_l2, Candidate, L2_GRID};
+use crate::split::{date, SplitError, TimeSplit};
+
+/// Converted validation rows needed to calibrate at all.
+pub const MIN_CALIBRATION_POSITIVES: usize = 30;
+
+/// Converted validation rows from which isotonic calibration replaces Platt scaling.
+pub const ISOTONIC_POSITIVES: usize = 1000;
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainParams {
+    /// Families to fit. Default: auto.
+    pub choice: ModelChoice,
+    /// Latest labelled snapshots that validate. Default 2.
+    pub validation_snapshots: usize,
+    /// Latest labelled snapshots to backtest. Default 0.
+    pub backtest: usize,
+    /// Seed of every random choice (permutation importance). Default 42.
+    pub seed: u64,
+    /// Shuffles per feature for permutation importance. Default 5.
+    pub permutation_repeats: usize,
+    /// Candidate L2 strengths of the logistic model. Default [`L2_GRID`].
+    pub l2_grid: Vec<f64>,
+    /// Boosted-tree settings; `max_trees` bounds early stopping.
+    pub boost: BoostParams,
+    /// Label horizon in days (from the config).
+    pub horizon_days: u32,
+}
+
+impl TrainParams {
+    /// Defaults for a horizon.
+    pub fn new(horizon_days: u32) -> Self {
+        TrainParams {
+            choice: ModelChoice::Auto,
+            validation_snapshots: 2,
+            backtest: 0,
+            seed: 42,
+            permutation_repeats: 5,
+            l2_grid: L2_GRID.to_vec(),
+            boost: BoostParams::default(),
+            horizon_days,
+        }
+    }
+}
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The table has no labelled rows.
+    #[error("the feature table has no labelled rows: every snapshot's horizon reaches past the end of the data")]
+    NoLabelledRows,
+    /// The feature table cannot become a matrix.
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+    /// No time split exists.
+    #[error("{context}: {source}")]
+    Split {
+        /// Which split.
+        context: String,
+        /// Why.
+        source: SplitError,
+    },
+    /// A part of the rows has one class only.
+    #[error("{part} ({rows} rows) hold {positives} converted rows; a model needs both converted and unconverted rows")]
+    OneClass {
+        /// Which rows.
+        part: String,
+        /// Rows.
+        rows: usize,
+        /// Converted rows.
+        positives: usize,
+    },
+    /// Too few positives to calibrate.
+    #[error(
+        "{part} hold {positives} converted rows; calibration needs at least {needed} \
+         (use more validation snapshots with --validation-weeks, or more accounts)"
+    )]
+    TooFewPositives {
+        /// Which rows.
+        part: String,
+        /// Converted rows.
+        positives: usize,
+        /// Needed.
+        needed: usize,
+    },
+    /// A model fit failed.
+    #[error("{kind} model: {message}")]
+    Fit {
+        /// The family.
+        kind: ModelKind,
+        /// Why.
+        message: String,
+    },
+    /// A rule cannot be parsed.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+}
+
+/// Size and time span of a set of rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    /// First snapshot (`YYYY-MM-DD`).
+    pub first: String,
+    /// Last snapshot.
+    pub last: String,
+    /// Distinct snapshots.
+    pub snapshots: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Converted rows.
+    pub positives: usize,
+    /// Share converted.
+    pub base_rate: f64,
+}
+
+impl Part {
+    fn of(rows: &LabelledMatrix) -> Part {
+        let snapshots: BTreeSet<i64> = rows.as_of.iter().copied().collect();
+        let positives = rows.positives();
+        Part {
+            first: snapshots.first().map_or_else(String::new, |&t| date(t)),
+            last: snapshots.last().map_or_else(String::new, |&t| date(t)),
+            snapshots: snapshots.len(),
+            rows: rows.labels.len(),
+            positives,
+            base_rate: positives as f64 / rows.labels.len().max(1) as f64,
+        }
+    }
+}
+
+/// One family's result on the validation rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateResult {
+    /// The settings it chose.
+    pub settings: Settings,
+    /// Raw (uncalibrated) validation metrics.
+    pub validation: Metrics,
+    /// The L2 search (logistic only).
+    pub l2_search: Vec<Candidate>,
+}
+
+/// Probability thresholds that set the tiers, from the calibrated validation scores: `hot` (a PQL) is the
+/// top `pql_share` of that population, `warm` the next ones down to the top `warm_share`, `cold` the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdPolicy {
+    /// Share of the validation population flagged as PQL.
+    pub pql_share: f64,
+    /// Calibrated probability at and above which an account is a PQL (hot).
+    pub pql_threshold: f64,
+    /// Share of the validation population at least warm.
+    pub warm_share: f64,
+    /// Calibrated probability at and above which an account is warm.
+    pub warm_threshold: f64,
+}
+
+impl ThresholdPolicy {
+    /// The default policy (top 10% hot, top 30% warm) on calibrated scores.
+    fn from_scores(scores: &[f64]) -> ThresholdPolicy {
+        let mut sorted = scores.to_vec();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let at = |share: f64| sorted[((share * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        ThresholdPolicy {
+            pql_share: 0.10,
+            pql_threshold: at(0.10),
+            warm_share: 0.30,
+            warm_threshold: at(0.30),
+        }
+    }
+}
+
+/// The model's result on one backtest snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestRow {
+    /// The snapshot evaluated (`YYYY-MM-DD`).
+    pub as_of: String,
+    /// Rows trained on (labels closed by `as_of`).
+    pub train_rows: usize,
+    /// The settings chosen that day.
+    pub settings: Settings,
+    /// Calibrated metrics on the snapshot.
+    pub metrics: Metrics,
+}
+
+/// A trained model and the evidence for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trained {
+    /// The model refitted on every labelled snapshot.
+    pub model: Model,
+    /// Its settings.
+    pub settings: Settings,
+    /// Raw probability → calibrated probability.
+    pub calibration: Calibration,
+    /// Tier thresholds.
+    pub thresholds: ThresholdPolicy,
+    /// The fit part of the validation split.
+    pub fit_part: Part,
+    /// The validation snapshots.
+    pub validation_part: Part,
+    /// Every labelled snapshot (the refit).
+    pub refit_part: Part,
+    /// Each family tried, on validation.
+    pub candidates: Vec<CandidateResult>,
+    /// Calibrated validation metrics of the chosen family (the calibration was fitted on these rows).
+    pub validation: Metrics,
+    /// Per-snapshot backtest, oldest first.
+    pub backtest: Vec<BacktestRow>,
+    /// Feature importances, in feature order.
+    pub importances: Vec<Importance>,
+    /// Rule baselines on the validation rows.
+    pub rules: Vec<RuleComparison>,
+}
+
+/// The outcome of steps 1–4 on some rows.
+struct Fitted {
+    settings: Settings,
+    candidates: Vec<CandidateResult>,
+    /// The model fitted on the fit part only.
+    fit_model: Model,
+    calibration: Calibration,
+    fit_rows: LabelledMatrix,
+    validation_rows: LabelledMatrix,
+    /// Calibrated validation probabilities of `fit_model`.
+    validation_scores: Vec<f64>,
+    /// The chosen settings fitted on every row given.
+    model: Model,
+}
+
+/// Trains on the labelled rows of a feature table; `rules` are `(name, condition)` pairs.
+pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainParams) -> Result<Trained, TrainError> {
+    if rows.labels.is_empty() {
+        return Err(TrainError::NoLabelledRows);
+    }
+    let rules = rules
+        .iter()
+        .map(|(name, when)| Rule::parse(name, when, &rows.names))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fitted = fit_procedure(rows, params.choice, params, "validation")?;
+    let kind = fitted.settings.kind();
+    let validation = evaluate(&fitted.validation_rows.labels, &fitted.validation_scores, kind)?;
+    let permutation = importance::permutation(
+        &fitted.fit_model,
+        &fitted.validation_rows,
+        params.permutation_repeats,
+        params.seed,
+    );
+    let importances = importances(&fitted.model, rows, &permutation);
+    let rules = rules
+        .iter()
+        .map(|rule| {
+            RuleComparison::evaluate(
+                rule,
+                fitted.validation_rows.x.view(),
+                &fitted.validation_rows.labels,
+                &fitted.validation_scores,
+            )
+        })
+        .collect();
+    let backtest = backtest(rows, kind, params)?;
+    Ok(Trained {
+        thresholds: ThresholdPolicy::from_scores(&fitted.validation_scores),
+        fit_part: Part::of(&fitted.fit_rows),
+        validation_part: Part::of(&fitted.validation_rows),
+        refit_part: Part::of(rows),
+        model: fitted.model,
+        settings: fitted.settings,
+        calibration: fitted.calibration,
+        candidates: fitted.candidates,
+        validation,
+        backtest,
+        importances,
+        rules,
+    })
+}
+
+/// Steps 1–4 of the module doc on `rows`.
+fn fit_procedure(
+    rows: &LabelledMatrix,
+    choice: ModelChoice,
+    params: &TrainParams,
+    context: &str,
+) -> Result<Fitted, TrainError> {
+    let split = TimeSplit::latest(&rows.as_of, params.validation_snapshots, params.horizon_days).map_err(|source| {
+        TrainError::Split {
+            context: context.to_string(),
+            source,
+        }
+    })?;
+    let fit_rows = rows.snapshots(|t| split.train.binary_search(&t).is_ok());
+    let validation_rows = rows.snapshots(|t| split.validation.binary_search(&t).is_ok());
+    check_classes(&fit_rows, &format!("the {context} split's training snapshots"))?;
+    check_classes(&validation_rows, &format!("the {context} snapshots"))?;
+    let validation_positives = validation_rows.positives();
+    if validation_positives < MIN_CALIBRATION_POSITIVES {
+        return Err(TrainError::TooFewPositives {
+            part: format!("the {context} snapshots"),
+            positives: validation_positives,
+            needed: MIN_CALIBRATION_POSITIVES,
+        });
+    }
+    let mut best: Option<(Model, Vec<f64>, usize)> = None;
+    let mut candidates: Vec<CandidateResult> = Vec::new();
+    for kind in choice.kinds() {
+        let fit_error = |message: String| TrainError::Fit { kind, message };
+        let (settings, model, l2_search) = match kind {
+            ModelKind::Logistic => {
+                let (chosen, search) =
+                    choose_l2(&fit_rows, &validation_rows, &params.l2_grid).map_err(|e| fit_error(e.to_string()))?;
+                let settings = Settings::Logistic { l2: chosen.l2 };
+                (settings, settings.fit(&fit_rows).map_err(fit_error)?, search)
+            }
+            ModelKind::Boosted => {
+                let booster = params
+                    .boost
+                    .check()
+                    .and_then(|p| {
+                        p.fit(
+                            fit_rows.x.view(),
+                            &fit_rows.labels,
+                            Some((validation_rows.x.view(), &validation_rows.labels)),
+                        )
+                    })
+                    .map_err(|e| fit_error(e.to_string()))?;
+                let settings = Settings::Boosted {
+                    params: params.boost.max_trees(booster.trees.len()),
+                };
+                (settings, Model::Boosted(booster), Vec::new())
+            }
+        };
+        let scores = model.predict(validation_rows.x.view());
+        let metrics = evaluate(&validation_rows.labels, &scores, kind)?;
+        let better = best
+            .as_ref()
+            .is_none_or(|(_, _, i)| metrics.log_loss < candidates[*i].validation.log_loss);
+        candidates.push(CandidateResult {
+            settings,
+            validation: metrics,
+            l2_search,
+        });
+        if better {
+            best = Some((model, scores, candidates.len() - 1));
+        }
+    }
+    let (fit_model, raw_scores, chosen) = best.expect("at least one family is fitted");
+    let settings = candidates[chosen].settings;
+    let calibration = if validation_positives >= ISOTONIC_POSITIVES {
+        Calibration::isotonic(&raw_scores, &validation_rows.labels)
+    } else {
+        Calibration::platt(&raw_scores, &validation_rows.labels).map_err(|e| TrainError::Fit {
+            kind: settings.kind(),
+            message: format!("Platt calibration: {e}"),
+        })?
+    };
+    let validation_scores = raw_scores.iter().map(|&p| calibration.apply(p)).collect();
+    check_classes(rows, &format!("the {context} refit rows"))?;
+    let model = settings.fit(rows).map_err(|message| TrainError::Fit {
+        kind: settings.kind(),
+        message,
+    })?;
+    Ok(Fitted {
+        settings,
+        candidates,
+        fit_model,
+        calibration,
+        fit_rows,
+        validation_rows,
+        validation_scores,
+        model,
+    })
+}
+
+/// Steps 1–4 on the snapshots closed by each of the last `params.backtest` labelled snapshots, scored on it.
+fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Result<Vec<BacktestRow>, TrainError> {
+    let snapshots: Vec<i64> = rows
+        .as_of
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let horizon = i64::from(params.horizon_days) * DAY_US;
+    let first = snapshots.len().saturating_sub(params.backtest);
+    snapshots[first..]
+        .iter()
+        .map(|&as_of| {
+            let context = format!("backtest as of {}", date(as_of));
+            let pool = rows.snapshots(|t| t + horizon <= as_of);
+            let test = rows.snapshots(|t| t == as_of);
+            if pool.labels.is_empty() {
+                return Err(TrainError::Split {
+                    context,
+                    source: SplitError::NoTrainingSnapshots {
+                        first_validation: as_of,
+                        horizon_days: params.horizon_days,
+                    },
+                });
+            }
+            check_classes(&test, &context)?;
+            let fitted = fit_procedure(&pool, ModelChoice::Only(kind), params, &context)?;
+            let scores: Vec<f64> = fitted
+                .model
+                .predict(test.x.view())
+                .iter()
+                .map(|&p| fitted.calibration.apply(p))
+                .collect();
+            Ok(BacktestRow {
+                as_of: date(as_of),
+                train_rows: pool.labels.len(),
+                settings: fitted.settings,
+                metrics: evaluate(&test.labels, &scores, kind)?,
+            })
+        })
+        .collect()
+}
+
+/// Permutation importances with the model's own measures added.
+fn importances(model: &Model, rows: &LabelledMatrix, permutation: &[(f64, f64)]) -> Vec<Importance> {
+    let (coefficients, errors, gains) = match model {
+        Model::Logistic(m) => {
+            let fitted = crate::logistic::Logistic {
+                intercept: m.intercept,
+                weights: m.weights.clone().into(),
+                iterations: 0,
+            };
+            let z = m.standardizer.transform(&rows.x);
+            let errors = fitted.standard_errors(z.view(), m.l2);
+            (Some(m.weights.clone()), errors, None)
+        }
+        Model::Boosted(b) => {
+            let gains = b.split_gains(rows.names.len());
+            let total: f64 = gains.iter().sum();
+            (
+                None,
+                None,
+                Some(
+                    gains
+                        .iter()
+                        .map(|g| g / total.max(f64::MIN_POSITIVE))
+                        .collect::<Vec<_>>(),
+                ),
+            )
+        }
+    };
+    rows.names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| Importance {
+            feature: name.clone(),
+            permutation: permutation[j].0,
+            permutation_std: permutation[j].1,
+            coefficient: coefficients.as_ref().map(|c| c[j]),
+            coefficient_se: errors.as_ref().map(|e| e[j]),
+            gain_share: gains.as_ref().map(|g| g[j]),
+        })
+        .collect()
+}
+
+fn check_classes(rows: &LabelledMatrix, part: &str) -> Result<(), TrainError> {
+    let positives = rows.positives();
+    if positives == 0 || positives == rows.labels.len() {
+        return Err(TrainError::OneClass {
+            part: part.to_string(),
+            rows: rows.labels.len(),
+            positives,
+        });
+    }
+    Ok(())
+}
+
+fn evaluate(labels: &[bool], scores: &[f64], kind: ModelKind) -> Result<Metrics, TrainError> {
+    Metrics::evaluate(labels, scores).map_err(|e| TrainError::Fit {
+        kind,
+        message: e.to_string(),
+    })
+}

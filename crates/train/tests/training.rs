@@ -1,0 +1,213 @@
+//! The training procedure on synthetic weekly snapshots: time discipline, choice, calibration, backtest,
+//! determinism of the artifact, and clear errors.
+
+use ndarray::Array2;
+use pql_train::artifact::Artifact;
+use pql_train::matrix::LabelledMatrix;
+use pql_train::model::{ModelChoice, ModelKind, Settings};
+use pql_train::{train, TrainError, TrainParams};
+use rand::{Rng, SeedableRng};
+
+const DAY: i64 = 86_400_000_000;
+/// 2025-01-06, a Monday.
+const MONDAY: i64 = 20_094 * DAY;
+
+/// `weeks` weekly snapshots of `per_week` rows: x0 raises conversion, x1 × x2 interact, x3 is noise.
+fn snapshots(weeks: i64, per_week: usize, rate: f64, seed: u64) -> LabelledMatrix {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n = weeks as usize * per_week;
+    let x = Array2::from_shape_fn((n, 4), |_| rng.gen_range(-1.0..1.0));
+    let intercept = (rate / (1.0 - rate)).ln() - 0.5;
+    let labels = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            let z = intercept + 1.5 * r[0] + 2.0 * f64::from(u8::from(r[1] > 0.0 && r[2] > 0.0));
+            rng.gen::<f64>() < 1.0 / (1.0 + (-z).exp())
+        })
+        .collect();
+    LabelledMatrix {
+        x,
+        labels,
+        as_of: (0..n).map(|i| MONDAY + (i / per_week) as i64 * 7 * DAY).collect(),
+        names: ["usage", "seats", "integrations", "noise"].map(String::from).to_vec(),
+    }
+}
+
+fn params() -> TrainParams {
+    let mut params = TrainParams::new(30);
+    params.boost = params.boost.max_trees(200);
+    params.permutation_repeats = 3;
+    params
+}
+
+#[test]
+fn auto_chooses_by_validation_log_loss_and_reports_the_positive_class() {
+    let rows = snapshots(16, 2000, 0.08, 1);
+    let trained = train(&rows, &[], &params()).unwrap();
+    assert_eq!(trained.candidates.len(), 2);
+    let best = trained
+        .candidates
+        .iter()
+        .min_by(|a, b| a.validation.log_loss.total_cmp(&b.validation.log_loss))
+        .unwrap();
+    assert_eq!(best.settings.kind(), trained.model.kind());
+    assert_eq!(
+        trained.model.kind(),
+        ModelKind::Boosted,
+        "the interaction favours trees"
+    );
+    // The reported probability is that of conversion: high for converted rows, not the reverse.
+    assert!(trained.validation.roc_auc > 0.7, "{:?}", trained.validation);
+    let p = trained.model.predict(rows.x.view());
+    let mean = |y: bool| {
+        let v: Vec<f64> = p
+            .iter()
+            .zip(&rows.labels)
+            .filter(|(_, &l)| l == y)
+            .map(|(p, _)| *p)
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!(mean(true) > 2.0 * mean(false));
+    // Importances see the signal and not the noise.
+    let by_name = |name: &str| trained.importances.iter().find(|i| i.feature == name).unwrap();
+    assert!(by_name("usage").permutation > 5.0 * by_name("noise").permutation.abs());
+    assert!(by_name("usage").gain_share.unwrap() > by_name("noise").gain_share.unwrap());
+}
+
+#[test]
+fn training_snapshots_close_before_validation_and_the_refit_uses_every_snapshot() {
+    let rows = snapshots(12, 800, 0.1, 2);
+    let trained = train(&rows, &[], &params()).unwrap();
+    // Weeks 10 and 11 validate (days 70, 77); week 5 (day 35) is the last whose 30 days close by day 70.
+    assert_eq!(trained.validation_part.first, "2025-03-17");
+    assert_eq!(trained.validation_part.snapshots, 2);
+    assert_eq!(trained.fit_part.last, "2025-02-10");
+    assert_eq!(trained.fit_part.snapshots, 6);
+    assert_eq!(trained.refit_part.rows, rows.labels.len());
+}
+
+#[test]
+fn the_logistic_model_has_coefficients_with_standard_errors() {
+    let mut p = params();
+    p.choice = ModelChoice::Only(ModelKind::Logistic);
+    let rows = snapshots(12, 1500, 0.1, 3);
+    let trained = train(&rows, &[], &p).unwrap();
+    assert!(matches!(trained.settings, Settings::Logistic { .. }));
+    let usage = &trained.importances[0];
+    let (coefficient, se) = (usage.coefficient.unwrap(), usage.coefficient_se.unwrap());
+    assert!(coefficient > 0.5 && se > 0.0 && se < coefficient / 5.0, "{usage:?}");
+    let noise = &trained.importances[3];
+    assert!(
+        noise.coefficient.unwrap().abs() < 3.0 * noise.coefficient_se.unwrap(),
+        "{noise:?}"
+    );
+}
+
+#[test]
+fn the_backtest_trains_only_on_labels_closed_by_each_snapshot() {
+    let mut p = params();
+    p.backtest = 2;
+    let rows = snapshots(16, 1000, 0.1, 4);
+    let trained = train(&rows, &[], &p).unwrap();
+    let dates: Vec<&str> = trained.backtest.iter().map(|b| b.as_of.as_str()).collect();
+    assert_eq!(dates, ["2025-04-14", "2025-04-21"]);
+    // 2025-04-14 is week 14 (day 98): weeks whose 30 days closed by then are weeks 0..=9.
+    assert_eq!(trained.backtest[0].train_rows, 10 * 1000);
+    assert_eq!(trained.backtest[1].train_rows, 11 * 1000);
+    assert!(trained
+        .backtest
+        .iter()
+        .all(|b| b.metrics.rows == 1000 && b.metrics.roc_auc > 0.65));
+}
+
+#[test]
+fn rules_are_compared_with_the_model_at_the_same_volume() {
+    let rows = snapshots(12, 1000, 0.1, 5);
+    let rules = [("heavy users".to_string(), "usage >= 0.5".to_string())];
+    let trained = train(&rows, &rules, &params()).unwrap();
+    let rule = &trained.rules[0];
+    assert_eq!(rule.name, "heavy users");
+    assert!(rule.flagged > 200 && rule.flagged < 800, "{rule:?}");
+    assert!(rule.model_precision >= rule.rule_precision, "{rule:?}");
+    let unknown = [("typo".to_string(), "usgae >= 0.5".to_string())];
+    let err = train(&rows, &unknown, &params()).unwrap_err();
+    assert!(
+        err.to_string().contains("rule `typo`: `usgae` is not a feature"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_artifact_is_byte_identical_across_runs_and_round_trips() {
+    let rows = snapshots(12, 1000, 0.1, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    let mut bytes = Vec::new();
+    for run in 0..2 {
+        let trained = train(&rows, &[], &params()).unwrap();
+        let artifact = Artifact::new(trained, Vec::new(), &rows, "[label]\n", 42, 30);
+        let path = artifact.save(&dir.path().join(format!("run{run}"))).unwrap();
+        ids.push(artifact.model_id.clone());
+        bytes.push(["model.json", "metrics.json", "importances.csv"].map(|f| std::fs::read(path.join(f)).unwrap()));
+        let loaded = Artifact::load(&path).unwrap();
+        assert_eq!(loaded, artifact);
+        assert_eq!(loaded.predict(rows.x.view()), artifact.predict(rows.x.view()));
+    }
+    assert_eq!(ids[0], ids[1]);
+    assert!(bytes[0] == bytes[1], "the two runs wrote different bytes");
+}
+
+#[test]
+fn damaged_and_future_artifacts_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    std::fs::write(&path, "{\"format_version\": 1, \"model_id\": ").unwrap();
+    let err = Artifact::load(&path).unwrap_err().to_string();
+    assert!(err.contains("model.json: damaged model file"), "{err}");
+    std::fs::write(&path, "{\"format_version\": 99}").unwrap();
+    let err = Artifact::load(&path).unwrap_err().to_string();
+    assert!(err.contains("model format version 99; this pql"), "{err}");
+    std::fs::write(&path, "{\"format_version\": 1, \"kind\": \"boosted\"}").unwrap();
+    let err = Artifact::load(&path).unwrap_err().to_string();
+    assert!(err.contains("damaged model file: missing field"), "{err}");
+    std::fs::write(&path, "[]").unwrap();
+    let err = Artifact::load(&path).unwrap_err().to_string();
+    assert!(err.contains("not a pql model"), "{err}");
+}
+
+#[test]
+fn one_class_no_rows_and_too_few_positives_are_refused_clearly() {
+    let mut rows = snapshots(12, 500, 0.1, 7);
+    let empty = rows.snapshots(|_| false);
+    assert!(matches!(train(&empty, &[], &params()), Err(TrainError::NoLabelledRows)));
+
+    let all_negative: Vec<bool> = vec![false; rows.labels.len()];
+    let original = std::mem::replace(&mut rows.labels, all_negative);
+    let err = train(&rows, &[], &params()).unwrap_err().to_string();
+    assert!(err.contains("hold 0 converted rows; a model needs both"), "{err}");
+
+    // Keep 10 positives in the validation weeks.
+    rows.labels = original;
+    let first_validation = MONDAY + 10 * 7 * DAY;
+    let mut kept = 0;
+    for (label, &t) in rows.labels.iter_mut().zip(&rows.as_of) {
+        if t >= first_validation && *label {
+            kept += 1;
+            *label = kept <= 10;
+        }
+    }
+    let err = train(&rows, &[], &params()).unwrap_err().to_string();
+    assert!(
+        err.contains("the validation snapshots hold 10 converted rows; calibration needs at least 30"),
+        "{err}"
+    );
+
+    let short = rows.snapshots(|t| t < MONDAY + 4 * 7 * DAY);
+    let err = train(&short, &[], &params()).unwrap_err().to_string();
+    assert!(
+        err.starts_with("validation: no snapshot's 30-day labels had closed"),
+        "{err}"
+    );
+}
