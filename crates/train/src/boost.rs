@@ -6,8 +6,7 @@
 //! (quantile) bins, so a value holding many rows (the zeros of a count) gets a bin of its own. A cut lies
 //! halfway between two neighbouring distinct values; a value's bin is the number of cuts below it, so
 //! `bin(x) <= b` exactly when `x <= cut[b]`, and a tree trained on bins predicts identically on raw values.
-//! The bins are stored as bytes, row-major: a leaf's rows are scattered, and each row's bins then share
-//! one cache line.
+//! The bins are stored column-major as bytes.
 //!
 //! **Boosting.** The raw score (log-odds) starts at the log-odds of the training base rate. Each round
 //! takes the gradient `g = p − y` and hessian `h = p(1 − p)` of the log loss at the current scores and
@@ -17,6 +16,12 @@
 //! positive gain and at least `min_leaf_rows` rows and `min_leaf_hessian` hessian on each side; the leaf
 //! with the largest gain splits next. Only the smaller child's histogram is built from its rows; the
 //! larger's is the parent's minus it. A leaf's value is `−G/(H + λ)`, times the learning rate.
+//!
+//! **Speed.** Bins are bytes, stored column-major. A histogram is filled four features per pass over the
+//! leaf's rows (the rows and gradients are read once, and the four sums never wait on each other), in
+//! parallel over blocks of rows; the rows per bin at the root are counted once, not every tree. Rows are
+//! partitioned between children branch-free, and the trees' leaves update the training scores through the
+//! partition, without walking a tree.
 //!
 //! **Early stopping.** With a validation set, its log loss is computed after every tree; boosting stops
 //! after `early_stopping_rounds` trees without a new minimum, and the model keeps the trees up to the best.
@@ -45,9 +50,11 @@ const BIN_SAMPLE_ROWS: usize = 200_000;
 /// Rows per chunk of the parallel row passes.
 const CHUNK_ROWS: usize = 8192;
 
-/// Rows per chunk of a parallel histogram: each chunk fills a histogram of its own, so larger chunks
-/// merge less, smaller ones share the work of smaller leaves.
-const HISTOGRAM_ROWS: usize = 16_384;
+/// Features whose histograms are filled in one pass over a leaf's rows.
+const GROUP: usize = 4;
+
+/// Rows per block of a parallel histogram.
+const BLOCK_ROWS: usize = 32_768;
 
 /// Settings of a fit; [`BoostParams::check`] validates them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -349,7 +356,7 @@ impl ValidBoostParams {
         let mut grower = Grower::new(params, &data);
         let mut scores = vec![base_score; n];
         let mut gradients = vec![[0.0f32; 2]; n];
-        let mut validation_scores = validation.map(|(x_val, _)| vec![base_score; x_val.nrows()]);
+        let mut validation = validation.map(|(x, labels)| (x, labels, vec![base_score; x.nrows()]));
         let mut trees = Vec::new();
         let mut validation_log_loss = Vec::new();
         let mut best = (f64::INFINITY, 0);
@@ -363,7 +370,7 @@ impl ValidBoostParams {
                     scores[row as usize] += value;
                 }
             }
-            if let (Some((x_val, labels_val)), Some(val_scores)) = (validation, validation_scores.as_mut()) {
+            if let Some((x_val, labels_val, val_scores)) = validation.as_mut() {
                 Zip::from(&mut val_scores[..])
                     .and(x_val.rows())
                     .par_for_each(|score, row| *score += tree.leaf_value(row));
@@ -437,21 +444,21 @@ fn log_loss(scores: &[f64], labels: &[bool]) -> f64 {
     chunks.iter().sum::<f64>() / scores.len() as f64
 }
 
-/// The training matrix as bins, row-major: a leaf's rows are read as contiguous runs of `features` bytes.
+/// The training matrix as bins, column-major.
 struct Binned {
     /// Rows.
     rows: usize,
-    /// Columns.
-    features: usize,
-    /// Bin of every value: row `i` is `bins[i * features..(i + 1) * features]`.
+    /// Bin of every value: column `j` is `bins[j * rows..(j + 1) * rows]`.
     bins: Vec<u8>,
     /// Per feature, the increasing cuts: bin `b` holds the values in `(cuts[b − 1], cuts[b]]`.
     cuts: Vec<Vec<f64>>,
+    /// Per feature, the rows in each bin.
+    counts: Vec<[u32; 256]>,
 }
 
 impl Binned {
-    /// Cuts every feature into at most `max_bins` bins and bins the matrix (rows in parallel chunks),
-    /// failing on the first value, in row-major order, that is not finite.
+    /// Cuts every feature into at most `max_bins` bins and bins the matrix (rows in parallel chunks, then
+    /// columns in parallel), failing on the first value, in row-major order, that is not finite.
     fn new(x: ArrayView2<f64>, max_bins: usize) -> Result<Binned, BoostError> {
         let (n, d) = x.dim();
         let sample = x.slice(ndarray::s![..;n.div_ceil(BIN_SAMPLE_ROWS), ..]);
@@ -464,36 +471,53 @@ impl Binned {
                 )
             })
             .collect();
-        let mut bins = vec![0u8; n * d];
-        let chunks: Vec<Result<(), BoostError>> = bins
-            .par_chunks_mut((CHUNK_ROWS * d).max(1))
-            .zip(x.axis_chunks_iter(Axis(0), CHUNK_ROWS))
+        // Each chunk of rows is binned into a column-major block of its own, then the blocks are joined.
+        let blocks: Vec<Result<Vec<u8>, BoostError>> = x
+            .axis_chunks_iter(Axis(0), CHUNK_ROWS)
+            .into_par_iter()
             .enumerate()
-            .map(|(chunk, (bins, rows))| {
-                for (r, (row, bins)) in rows.rows().into_iter().zip(bins.chunks_mut(d)).enumerate() {
-                    for (column, ((&v, cuts), bin)) in row.iter().zip(&cuts).zip(bins).enumerate() {
+            .map(|(chunk, rows)| {
+                let m = rows.nrows();
+                let mut block = vec![0u8; m * d];
+                for (r, row) in rows.rows().into_iter().enumerate() {
+                    for (column, (&v, cuts)) in row.iter().zip(&cuts).enumerate() {
                         if !v.is_finite() {
                             let row = chunk * CHUNK_ROWS + r;
                             return Err(BoostError::NotFinite { row, column });
                         }
-                        *bin = bin_of(cuts, v);
+                        block[column * m + r] = bin_of(cuts, v);
                     }
                 }
-                Ok(())
+                Ok(block)
             })
             .collect();
-        chunks.into_iter().collect::<Result<(), _>>()?;
+        let blocks = blocks.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let mut bins = vec![0u8; n * d];
+        bins.par_chunks_mut(n).enumerate().for_each(|(j, column)| {
+            for (block, out) in blocks.iter().zip(column.chunks_mut(CHUNK_ROWS)) {
+                let m = out.len();
+                out.copy_from_slice(&block[j * m..(j + 1) * m]);
+            }
+        });
+        let counts = bins
+            .par_chunks(n)
+            .map(|column| {
+                let mut counts = [0; 256];
+                column.iter().for_each(|&bin| counts[usize::from(bin)] += 1);
+                counts
+            })
+            .collect();
         Ok(Binned {
             rows: n,
-            features: d,
             bins,
             cuts,
+            counts,
         })
     }
 
-    /// The bins of row `i`.
-    fn row(&self, i: usize) -> &[u8] {
-        &self.bins[i * self.features..(i + 1) * self.features]
+    /// The bins of column `j`.
+    fn column(&self, j: usize) -> &[u8] {
+        &self.bins[j * self.rows..(j + 1) * self.rows]
     }
 }
 
@@ -574,8 +598,26 @@ impl Sub for Sums {
     }
 }
 
-/// Per feature, the sums of each of the 256 possible bins.
-type Histogram = Vec<[Sums; 256]>;
+/// Adds rows to the histograms of a group of features; counts the rows only if `COUNT` (the root's counts
+/// are known from the start).
+#[inline(always)]
+fn fill<const COUNT: bool>(hist: &mut [[Sums; 256]; GROUP], columns: [&[u8]; GROUP], rows: &[u32], pairs: &[[f32; 2]]) {
+    for (&row, &[g, h]) in rows.iter().zip(pairs) {
+        let (g, h) = (f64::from(g), f64::from(h));
+        for (bins, column) in hist.iter_mut().zip(columns) {
+            let sums = &mut bins[usize::from(column[row as usize])];
+            sums.g += g;
+            sums.h += h;
+            if COUNT {
+                sums.n += 1;
+            }
+        }
+    }
+}
+
+/// Per group of [`GROUP`] features, per feature, the sums of each of the 256 possible bins (a last,
+/// short group has unused entries).
+type Histogram = Vec<[[Sums; 256]; GROUP]>;
 
 /// The best split of a leaf: rows with a bin `<= bin` of `feature` go left.
 #[derive(Debug, Clone, Copy)]
@@ -622,7 +664,7 @@ impl<'a> Grower<'a> {
         self.rows.clear();
         self.rows.extend(0..self.data.rows as u32);
         let hist = self.histogram(gradients, 0..self.data.rows);
-        let sums = hist.first()?.iter().fold(Sums::default(), |total, &bin| total + bin);
+        let sums = hist.first()?[0].iter().fold(Sums::default(), |total, &bin| total + bin);
         let root_split = self.best_split(&hist, sums)?;
         let mut nodes = vec![Node::Leaf { value: 0.0 }];
         let mut leaves = vec![Growing {
@@ -633,14 +675,11 @@ impl<'a> Grower<'a> {
         }];
         while leaves.len() < params.max_leaves {
             // The leaf with the largest gain; ties go to the first.
-            let mut pick: Option<(usize, f64)> = None;
-            for (k, leaf) in leaves.iter().enumerate() {
-                if let Some((_, split)) = &leaf.split {
-                    if pick.is_none_or(|(_, gain)| split.gain > gain) {
-                        pick = Some((k, split.gain));
-                    }
-                }
-            }
+            let pick = leaves
+                .iter()
+                .enumerate()
+                .filter_map(|(k, leaf)| leaf.split.as_ref().map(|(_, split)| (k, split.gain)))
+                .reduce(|best, next| if next.1 > best.1 { next } else { best });
             let Some((k, _)) = pick else { break };
             let leaf = &mut leaves[k];
             let Some((mut hist, split)) = leaf.split.take() else {
@@ -670,10 +709,13 @@ impl<'a> Grower<'a> {
             if open[0] || open[1] {
                 let small_hist = self.histogram(gradients, children[small].0.clone());
                 if open[1 - small] {
-                    for (parent, small) in hist.iter_mut().zip(&small_hist) {
-                        for (p, s) in parent.iter_mut().zip(small) {
-                            *p = *p - *s;
-                        }
+                    for (parent, &small) in hist
+                        .iter_mut()
+                        .flatten()
+                        .flatten()
+                        .zip(small_hist.iter().flatten().flatten())
+                    {
+                        *parent = *parent - small;
                     }
                     hists[1 - small] = Some(hist);
                 }
@@ -712,34 +754,50 @@ impl<'a> Grower<'a> {
         sums.n as usize / 2 >= self.params.min_leaf_rows && sums.h >= 2.0 * self.params.min_leaf_hessian
     }
 
-    /// The histogram of the leaf holding `rows[range]`: fixed chunks of rows in parallel, each row adding
-    /// its gradient pair to the bin of every feature, then the chunks' histograms summed in order.
+    /// The histogram of the leaf holding `rows[range]`. Its gradient pairs are first gathered in row
+    /// order; then each unit of work, [`GROUP`] features over a block of [`BLOCK_ROWS`] rows, fills a small
+    /// histogram of its own (the rows are read once for four features, whose sums do not wait on each
+    /// other), in parallel; a group's blocks are added up in block order.
     fn histogram(&self, gradients: &[[f32; 2]], range: Range<usize>) -> Histogram {
-        let empty = || vec![[Sums::default(); 256]; self.data.features];
-        let mut chunks: Vec<Histogram> = self.rows[range]
-            .par_chunks(HISTOGRAM_ROWS)
-            .map(|rows| {
-                let mut hist = empty();
-                for &i in rows {
-                    let [g, h] = gradients[i as usize].map(f64::from);
-                    for (bins, &bin) in hist.iter_mut().zip(self.data.row(i as usize)) {
-                        let sums = &mut bins[usize::from(bin)];
-                        sums.g += g;
-                        sums.h += h;
-                        sums.n += 1;
-                    }
-                }
-                hist
-            })
-            .collect();
-        let mut hist = if chunks.is_empty() { empty() } else { chunks.remove(0) };
-        hist.par_iter_mut().enumerate().for_each(|(j, bins)| {
-            for chunk in &chunks {
-                for (sums, &more) in bins.iter_mut().zip(&chunk[j]) {
+        let rows = &self.rows[range];
+        let gathered: Vec<[f32; 2]>;
+        let root = rows.len() == self.data.rows; // every row, in order
+        let pairs = if root {
+            gradients
+        } else {
+            gathered = rows.par_iter().map(|&i| gradients[i as usize]).collect();
+            &gathered
+        };
+        let d = self.data.cuts.len();
+        let blocks = rows.len().div_ceil(BLOCK_ROWS);
+        let mut units = vec![[[Sums::default(); 256]; GROUP]; d.div_ceil(GROUP) * blocks];
+        units.par_iter_mut().enumerate().for_each(|(unit, hist)| {
+            let (group, block) = (unit / blocks, unit % blocks);
+            // A last, short group repeats its last feature; the copies are never read.
+            let columns: [&[u8]; GROUP] = std::array::from_fn(|k| self.data.column((group * GROUP + k).min(d - 1)));
+            let block = block * BLOCK_ROWS..((block + 1) * BLOCK_ROWS).min(rows.len());
+            if root {
+                fill::<false>(hist, columns, &rows[block.clone()], &pairs[block]);
+            } else {
+                fill::<true>(hist, columns, &rows[block.clone()], &pairs[block]);
+            }
+        });
+        units.par_chunks_mut(blocks).for_each(|group| {
+            let (first, rest) = group.split_at_mut(1);
+            for block in rest {
+                for (sums, &more) in first[0].iter_mut().flatten().zip(block.iter().flatten()) {
                     *sums = *sums + more;
                 }
             }
         });
+        let mut hist: Histogram = units.into_iter().step_by(blocks).collect();
+        if root {
+            for (j, bins) in hist.iter_mut().flatten().enumerate() {
+                for (sums, &n) in bins.iter_mut().zip(&self.data.counts[j.min(d - 1)]) {
+                    sums.n = n;
+                }
+            }
+        }
         hist
     }
 
@@ -754,8 +812,9 @@ impl<'a> Grower<'a> {
         } = *self.params;
         let score = |s: Sums| s.g * s.g / (s.h + l2);
         let parent = score(sums);
-        let per_feature: Vec<Option<Split>> = hist
-            .par_iter()
+        let features: Vec<&[Sums; 256]> = hist.iter().flatten().take(self.data.cuts.len()).collect();
+        let per_feature: Vec<Option<Split>> = features
+            .into_par_iter()
             .enumerate()
             .map(|(feature, bins)| {
                 let mut best: Option<Split> = None;
@@ -792,14 +851,14 @@ impl<'a> Grower<'a> {
     /// returns how many go left. Fixed chunks run in parallel, branch-free (each row is written to both
     /// sides and one side advances), and are joined in order.
     fn partition(&mut self, range: Range<usize>, feature: usize, bin: u8) -> usize {
-        let data = self.data;
+        let column = self.data.column(feature);
         let sides: Vec<(Vec<u32>, Vec<u32>)> = self.rows[range.clone()]
             .par_chunks(CHUNK_ROWS)
             .map(|rows| {
                 let (mut left, mut right) = (vec![0; rows.len()], vec![0; rows.len()]);
                 let (mut l, mut r) = (0, 0);
                 for &row in rows {
-                    let goes_left = data.bins[row as usize * data.features + feature] <= bin;
+                    let goes_left = column[row as usize] <= bin;
                     left[l] = row;
                     right[r] = row;
                     l += usize::from(goes_left);

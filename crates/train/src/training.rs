@@ -351,7 +351,7 @@ fn fit_procedure(
                     })
                     .map_err(|e| fit_error(e.to_string()))?;
                 let settings = Settings::Boosted {
-                    params: params.boost.max_trees(booster.trees.len()),
+                    params: params.boost.max_trees(booster.trees.len().max(1)),
                 };
                 (settings, Model::Boosted(booster), Vec::new())
             }
