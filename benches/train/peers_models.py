@@ -212,6 +212,17 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+def scored(d: dict, p_val: np.ndarray, p_test: np.ndarray, calibrate) -> dict:
+    """Raw and calibrated metrics of a model's validation and test probabilities."""
+    y = d["y"]
+    return {
+        "validation_raw": evaluate(y[d["val"]], p_val),
+        "validation_calibrated": evaluate(y[d["val"]], calibrate(p_val)),
+        "test_raw": evaluate(y[d["test"]], p_test),
+        "test_calibrated": evaluate(y[d["test"]], calibrate(p_test)),
+    }
+
+
 def fit_calibrator(p_val: np.ndarray, y_val: np.ndarray):
     """Isotonic from 1000 validation positives, else Platt (unpenalised logistic on the raw logit)."""
     from sklearn.isotonic import IsotonicRegression
@@ -261,16 +272,12 @@ def logistic_procedure(d: dict) -> dict:
     predict, model = fit(d["pool"], lam)
     refit_s = time.perf_counter() - t0
     p_test = predict(d["test"])
-    q_test = calibrate(p_test)
     wall = time.perf_counter() - started
     log(f"logistic: lambda {lam:g}, {calibration}, refit {refit_s:.1f} s, total {wall:.1f} s")
     return {
         "settings": {"lambda": lam, "search": search, "refit_iterations": int(model.n_iter_[0])},
         "calibration": calibration,
-        "validation_raw": evaluate(y[d["val"]], p_val),
-        "validation_calibrated": evaluate(y[d["val"]], calibrate(p_val)),
-        "test_raw": evaluate(y[d["test"]], p_test),
-        "test_calibrated": evaluate(y[d["test"]], q_test),
+        **scored(d, p_val, p_test, calibrate),
         "wall_s": wall,
         "refit_s": refit_s,
     }
@@ -303,17 +310,13 @@ def lightgbm_procedure(d: dict) -> dict:
     refit = lgb.train(LGB_PARAMS, lgb.Dataset(x[d["pool"]], y[d["pool"]]), num_boost_round=rounds)
     refit_s = time.perf_counter() - t0
     p_test = refit.predict(x[d["test"]])
-    q_test = calibrate(p_test)
     wall = time.perf_counter() - started
     log(f"lightgbm: {calibration}, refit {refit_s:.1f} s, total {wall:.1f} s")
     return {
         "settings": {"rounds": rounds, "rounds_grown": grown,
                      "params": LGB_PARAMS, "max_rounds": LGB_MAX_ROUNDS, "early_stopping": LGB_EARLY_STOPPING},
         "calibration": calibration,
-        "validation_raw": evaluate(y[d["val"]], p_val),
-        "validation_calibrated": evaluate(y[d["val"]], calibrate(p_val)),
-        "test_raw": evaluate(y[d["test"]], p_test),
-        "test_calibrated": evaluate(y[d["test"]], q_test),
+        **scored(d, p_val, p_test, calibrate),
         "wall_s": wall,
         "search_s": search_s,
         "refit_s": refit_s,
@@ -344,7 +347,6 @@ def perpetual_procedure(d: dict, budget: float) -> dict:
     refit = fit(d["pool"])
     refit_s = time.perf_counter() - t0
     p_test = proba(refit, d["test"])
-    q_test = calibrate(p_test)
     wall = time.perf_counter() - started
     # Determinism: a second fit on the fit part must predict the validation rows identically.
     t0 = time.perf_counter()
@@ -358,10 +360,7 @@ def perpetual_procedure(d: dict, budget: float) -> dict:
         "settings": {"budget": budget, "trees": int(model.number_of_trees),
                      "refit_trees": int(refit.number_of_trees)},
         "calibration": calibration,
-        "validation_raw": evaluate(y[d["val"]], p_val),
-        "validation_calibrated": evaluate(y[d["val"]], calibrate(p_val)),
-        "test_raw": evaluate(y[d["test"]], p_test),
-        "test_calibrated": evaluate(y[d["test"]], q_test),
+        **scored(d, p_val, p_test, calibrate),
         "wall_s": wall,
         "fit_s": fit_s,
         "refit_s": refit_s,

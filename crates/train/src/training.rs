@@ -381,7 +381,6 @@ fn fit_procedure(
         })?
     };
     let validation_scores = raw_scores.iter().map(|&p| calibration.apply(p)).collect();
-    check_classes(rows, &format!("the {context} refit rows"))?;
     let model = settings.fit(rows).map_err(|message| TrainError::Fit {
         kind: settings.kind(),
         message,
