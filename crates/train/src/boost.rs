@@ -244,11 +244,15 @@ pub enum Node {
         right: usize,
         /// Gain of the split on the training rows.
         gain: f64,
+        /// Training rows that reached the node (its cover, for contributions).
+        rows: u32,
     },
     /// A leaf.
     Leaf {
         /// Its contribution to the log-odds, learning rate included.
         value: f64,
+        /// Training rows that reached the leaf.
+        rows: u32,
     },
 }
 
@@ -275,7 +279,7 @@ impl Tree {
                     right,
                     ..
                 } => at = if row[feature] <= threshold { left } else { right },
-                Node::Leaf { value } => return value,
+                Node::Leaf { value, .. } => return value,
             }
         }
     }
@@ -666,7 +670,7 @@ impl<'a> Grower<'a> {
         let hist = self.histogram(gradients, 0..self.data.rows);
         let sums = hist.first()?[0].iter().fold(Sums::default(), |total, &bin| total + bin);
         let root_split = self.best_split(&hist, sums)?;
-        let mut nodes = vec![Node::Leaf { value: 0.0 }];
+        let mut nodes = vec![Node::Leaf { value: 0.0, rows: 0 }];
         let mut leaves = vec![Growing {
             node: 0,
             range: 0..self.data.rows,
@@ -694,8 +698,9 @@ impl<'a> Grower<'a> {
                 left: first,
                 right: first + 1,
                 gain: split.gain,
+                rows: sums.n,
             };
-            nodes.extend([Node::Leaf { value: 0.0 }; 2]);
+            nodes.extend([Node::Leaf { value: 0.0, rows: 0 }; 2]);
             let children = [
                 (range.start..middle, split.left),
                 (middle..range.end, sums - split.left),
@@ -742,7 +747,10 @@ impl<'a> Grower<'a> {
             .into_iter()
             .map(|leaf| {
                 let value = -leaf.sums.g / (leaf.sums.h + params.l2) * params.learning_rate;
-                nodes[leaf.node] = Node::Leaf { value };
+                nodes[leaf.node] = Node::Leaf {
+                    value,
+                    rows: leaf.sums.n,
+                };
                 (leaf.range, value)
             })
             .collect();

@@ -4,13 +4,14 @@
 //! calibration, refit, backtest, importances, rule baselines) and [`artifact::Artifact`] stores the result
 //! as `models/<model_id>/`. The parts: [`matrix`] (feature tables to `ndarray` matrices), [`split`]
 //! (validation by time), [`logistic`] and [`select`] (L2 logistic regression and its penalty), [`boost`]
-//! (gradient-boosted trees), [`model`] (either, as plain numbers), [`calibration`] (Platt and isotonic),
-//! [`metrics`], [`importance`] and [`rules`]. Metrics, the regression and calibration are checked against
+//! (gradient-boosted trees), [`model`] (either, as plain numbers), [`explain`] (per-row contributions),
+//! [`calibration`] (Platt and isotonic), [`metrics`], [`importance`] and [`rules`]. Metrics, the regression and calibration are checked against
 //! scikit-learn.
 
 pub mod artifact;
 pub mod boost;
 pub mod calibration;
+pub mod explain;
 pub mod importance;
 pub mod logistic;
 pub mod matrix;

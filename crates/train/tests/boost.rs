@@ -64,15 +64,16 @@ fn the_first_tree_on_a_step_is_computed_by_hand() {
         left,
         right,
         gain,
+        rows,
     } = nodes[0]
     else {
         panic!("the root is a leaf: {nodes:?}")
     };
-    assert_eq!((feature, threshold, left, right), (0, 59.5, 1, 2));
+    assert_eq!((feature, threshold, left, right, rows), (0, 59.5, 1, 2, 100));
     let close = |got: f64, want: f64| (got - want).abs() < 1e-6 * want.abs().max(1.0);
     assert!(close(gain, 24.0 * 24.0 / 15.4 + 24.0 * 24.0 / 10.6), "gain {gain}");
-    let (Node::Leaf { value: low }, Node::Leaf { value: high }) = (nodes[1], nodes[2]) else {
-        panic!("children are not leaves: {nodes:?}")
+    let (Node::Leaf { value: low, rows: 60 }, Node::Leaf { value: high, rows: 40 }) = (nodes[1], nodes[2]) else {
+        panic!("children are not leaves of 60 and 40 rows: {nodes:?}")
     };
     assert!(close(low, -0.1 * 24.0 / 15.4), "left leaf {low}");
     assert!(close(high, 0.1 * 24.0 / 10.6), "right leaf {high}");
