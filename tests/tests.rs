@@ -3,5 +3,6 @@
 mod contract;
 mod features;
 mod generate;
+mod score;
 mod train;
 mod util;

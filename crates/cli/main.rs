@@ -1,18 +1,38 @@
 //! The `pql` command: a thin layer that parses arguments, calls the library crates and prints results.
 //! Any failure ends with a one-line cause on stderr and exit code 1.
 
-use std::path::PathBuf;
+mod text;
+mod ui;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Context;
+use chrono::{Datelike, NaiveDate};
 use clap::{Parser, Subcommand, ValueEnum};
+use pql_data::Config;
+use pql_features::{FeatureBuilder, Levels, Snapshots};
+use ui::Ui;
 
 /// pql: product-qualified-lead propensity scoring from product event histories.
 #[derive(Debug, Parser)]
-#[command(name = "pql", version, about, long_about = None)]
+#[command(
+    name = "pql",
+    version,
+    about,
+    long_about = None,
+    after_help = "Start with `pql quickstart`: it runs features, training and scoring on the bundled sample."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print nothing but errors (no progress, notes or summaries).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Log what happens on stderr: -v info, -vv debug, -vvv trace.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +134,82 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Score every eligible account as of a date: probability, tier, PQL flag and the top reasons.
+    #[command(
+        after_help = "Examples:\n  pql score --config data/sample/pql.toml --model models/<model_id> --as-of 2025-06-30 \
+        --out scores.parquet\n  \
+        pql score --config pql.toml --model models/<model_id> --as-of 2025-07-07 --top 500 --previous \
+        scores-2025-06-30.parquet --out scores.csv\n  \
+        pql score --model models/<model_id> --features features.parquet --out scores.parquet\n\n\
+        Features are computed as of 00:00 UTC of --as-of with the same code and categorical levels as in \
+        training. The output (Parquet or CSV by extension, written atomically) has one row per eligible \
+        account, most probable first: account_id, as_of, probability (calibrated), tier (hot = PQL, warm, \
+        cold), is_pql, reason_1..reason_3 (the features raising the score most, in words), model_id, and \
+        with --previous newly_qualified (PQL now, not in the previous file)."
+    )]
+    Score {
+        /// The pql.toml describing the data (not needed with --features).
+        #[arg(long, required_unless_present = "features")]
+        config: Option<PathBuf>,
+        /// The model directory (models/<model_id>) or its model.json.
+        #[arg(long)]
+        model: PathBuf,
+        /// Score the accounts eligible at 00:00 UTC of this date.
+        #[arg(long, required_unless_present = "features")]
+        as_of: Option<NaiveDate>,
+        /// Score the rows of a feature table (from `pql features` or an engine) instead; with --as-of, only
+        /// that date's rows.
+        #[arg(long, conflicts_with = "config")]
+        features: Option<PathBuf>,
+        /// Output file (.parquet or .csv).
+        #[arg(long)]
+        out: PathBuf,
+        /// PQL = probability at or above P, instead of the model's threshold.
+        #[arg(long, value_name = "P", conflicts_with = "top")]
+        threshold: Option<f64>,
+        /// PQL = the N most probable accounts, or the top P% (e.g. 500 or 5%).
+        #[arg(long, value_name = "N|P%")]
+        top: Option<String>,
+        /// An earlier scores file: mark PQLs that were not PQLs in it (newly_qualified).
+        #[arg(long, value_name = "FILE")]
+        previous: Option<PathBuf>,
+    },
+    /// Show what drives a model: global importances, or every feature's contribution to one account.
+    #[command(after_help = "Examples:\n  pql explain --model models/<model_id>\n  \
+        pql explain --model models/<model_id> --config data/sample/pql.toml --account acc_000042 \
+        --as-of 2025-06-30\n\n\
+        Contributions are in log-odds before calibration and add up to the account's score: the weight \
+        terms of a logistic model, or TreeSHAP values of boosted trees.")]
+    Explain {
+        /// The model directory or its model.json.
+        #[arg(long)]
+        model: PathBuf,
+        /// Explain this account's score (needs --as-of and --config or --features).
+        #[arg(long, requires = "as_of")]
+        account: Option<String>,
+        /// The date of the account's snapshot.
+        #[arg(long, requires = "account")]
+        as_of: Option<NaiveDate>,
+        /// The pql.toml to compute the account's features with.
+        #[arg(long, requires = "account", conflicts_with = "features")]
+        config: Option<PathBuf>,
+        /// A feature table holding the account's row instead.
+        #[arg(long, requires = "account")]
+        features: Option<PathBuf>,
+    },
+    /// Run the whole pipeline on the bundled sample: features, training, scoring, and a short summary.
+    #[command(after_help = "Example:\n  pql quickstart --out quickstart\n\n\
+        Writes <out>/features.parquet (every weekly snapshot), <out>/models/<model_id>/ and \
+        <out>/scores.csv (the accounts eligible at the latest snapshot), then prints the model's quality, its \
+        top drivers and the PQLs found.")]
+    Quickstart {
+        /// Folder for the outputs (created if needed).
+        #[arg(long, default_value = "quickstart")]
+        out: PathBuf,
+        /// The data to run on.
+        #[arg(long, default_value = "data/sample/pql.toml")]
+        config: PathBuf,
+    },
     /// Validate a config and its inputs, and summarise the data under it.
     #[command(after_help = "Example:\n  pql check --config data/sample/pql.toml")]
     Check {
@@ -137,7 +233,9 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let ui = Ui::new(cli.quiet, cli.verbose);
+    match run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -146,8 +244,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
+    match command {
         Command::Generate {
             accounts,
             seed,
@@ -156,42 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             start,
             weeks,
             horizon_days,
-        } => {
-            let params = pql_generate::GeneratorParams::new(accounts)
-                .seed(seed)
-                .start(start)
-                .weeks(weeks)
-                .horizon_days(horizon_days)
-                .format(match format {
-                    Format::Parquet => pql_generate::OutputFormat::Parquet,
-                    Format::Csv => pql_generate::OutputFormat::Csv,
-                })
-                .check()?;
-            let summary = pql_generate::generate(&params, &out)?;
-            let seconds = summary.elapsed.as_secs_f64();
-            println!(
-                "generated {} accounts, {} users, {} events, {} conversions in {:.1} s ({:.1} M events/s)",
-                summary.accounts,
-                summary.users,
-                summary.events,
-                summary.conversions,
-                seconds,
-                summary.events as f64 / seconds.max(1e-9) / 1e6
-            );
-            println!(
-                "truth: {} eligible (account, as_of) rows; {:.2}% converted within {} days (truth mean {:.2}%)",
-                summary.truth_rows,
-                100.0 * summary.label_rate,
-                horizon_days,
-                100.0 * summary.mean_probability
-            );
-            let total: u64 = summary.files.iter().map(|(_, size)| size).sum();
-            for (path, size) in &summary.files {
-                println!("  {:>10}  {}", human_bytes(*size), path.display());
-            }
-            println!("  {:>10}  total", human_bytes(total));
-            Ok(())
-        }
+        } => generate(ui, accounts, seed, &out, format, start, weeks, horizon_days),
         Command::Features {
             config,
             out,
@@ -200,37 +263,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             to,
             describe,
         } => {
-            let config = pql_data::Config::load(&config)?;
+            let config = Config::load(&config)?;
             if describe {
-                print_dictionary(&pql_features::describe(&config)?);
+                print!("{}", text::dictionary(&pql_features::describe(&config)?));
                 return Ok(());
             }
             let snapshots = match (as_of, from, to) {
-                (Some(date), _, _) => pql_features::Snapshots::One(date),
-                (None, Some(from), Some(to)) => pql_features::Snapshots::Range { from, to },
+                (Some(date), _, _) => Snapshots::One(date),
+                (None, Some(from), Some(to)) => Snapshots::Range { from, to },
                 _ => anyhow::bail!("give --as-of DATE or --from DATE --to DATE"),
             };
-            let out = out.context("--out is required")?;
-            let started = std::time::Instant::now();
-            let builder = pql_features::FeatureBuilder::new(&config, &snapshots, None)?;
-            let report = builder.report();
-            eprint!("{}", report_text(report));
-            let metadata = vec![
-                ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-                ("pql.input_report".to_string(), serde_json::to_string(report)?),
-                ("pql.features".to_string(), serde_json::to_string(builder.defs())?),
-            ];
-            let written = builder.write(&out, &metadata)?;
-            println!(
-                "wrote {} rows ({} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
-                written.rows,
-                written.labelled,
-                100.0 * written.positives as f64 / written.labelled.max(1) as f64,
-                builder.defs().len(),
-                out.display(),
-                started.elapsed().as_secs_f64()
-            );
-            Ok(())
+            features(ui, &config, &snapshots, &out.context("--out is required")?)
         }
         Command::Train {
             config,
@@ -243,46 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             validation_weeks,
             seed,
         } => {
-            let started = std::time::Instant::now();
-            let config_text =
-                std::fs::read_to_string(&config).with_context(|| format!("cannot read {}", config.display()))?;
-            let config = pql_data::Config::load(&config)?;
-            let (frame, defs) = match features {
-                Some(path) => pql_features::read_table(&path)?,
-                None => {
-                    // Rules are checked against the dictionary before the (long) feature computation.
-                    let names: Vec<String> = pql_features::describe(&config)?.into_iter().map(|d| d.name).collect();
-                    for rule in &config.rules {
-                        pql_train::rules::Rule::parse(&rule.name, &rule.when, &names)?;
-                    }
-                    let (from, to) = match (from, to) {
-                        (Some(from), Some(to)) => (from, to),
-                        (from, to) => {
-                            let span = pql_data::InputSummary::read(&config)?
-                                .event_span
-                                .context("the events table is empty: nothing to train on")?;
-                            let day = |t: i64| chrono::DateTime::from_timestamp_micros(t).map(|t| t.date_naive());
-                            (
-                                from.or_else(|| day(span.0)).context("event timestamps out of range")?,
-                                to.or_else(|| day(span.1)).context("event timestamps out of range")?,
-                            )
-                        }
-                    };
-                    let table = pql_features::build(&config, &pql_features::Snapshots::Range { from, to })?;
-                    eprint!("{}", report_text(&table.report));
-                    (table.frame, table.defs)
-                }
-            };
-            let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
-            let rows = pql_train::matrix::LabelledMatrix::from_table(&frame, &names)?;
-            eprintln!(
-                "training on {} labelled rows x {} features ({} rows without a label yet left out)",
-                rows.labels.len(),
-                names.len(),
-                frame.height() - rows.labels.len()
-            );
-            drop(frame);
-            let mut params = pql_train::TrainParams::new(config.label.horizon_days);
+            let mut params = pql_train::TrainParams::new(0);
             params.choice = match model {
                 ModelArg::Auto => pql_train::ModelChoice::Auto,
                 ModelArg::Logistic => pql_train::ModelChoice::Only(pql_train::ModelKind::Logistic),
@@ -291,200 +295,420 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             params.backtest = backtest;
             params.validation_snapshots = validation_weeks;
             params.seed = seed;
-            let rules: Vec<(String, String)> = config.rules.iter().map(|r| (r.name.clone(), r.when.clone())).collect();
-            let trained = pql_train::train(&rows, &rules, &params)?;
-            let artifact =
-                pql_train::Artifact::new(trained, defs, &rows, &config_text, seed, config.label.horizon_days);
-            let dir = artifact.save(&out)?;
-            print!("{}", training_report(&artifact));
-            println!(
-                "model {} ({}) written to {} in {:.1} s",
-                artifact.model_id,
-                artifact.kind,
-                dir.display(),
-                started.elapsed().as_secs_f64()
+            let source = match features {
+                Some(path) => TrainingSource::Table(path),
+                None => TrainingSource::Events { from, to },
+            };
+            train(ui, &config, source, params, &out).map(|_| ())
+        }
+        Command::Score {
+            config,
+            model,
+            as_of,
+            features,
+            out,
+            threshold,
+            top,
+            previous,
+        } => {
+            let policy = match (threshold, top) {
+                (Some(p), _) => pql_score::TierPolicy::threshold(p)?,
+                (None, Some(top)) => pql_score::TierPolicy::top(&top)?,
+                (None, None) => pql_score::TierPolicy::Model,
+            };
+            let artifact = pql_train::Artifact::load(&model)?;
+            let input = match (features, config, as_of) {
+                (Some(path), _, as_of) => FeatureInput::Table { path, as_of },
+                (None, Some(config), Some(as_of)) => FeatureInput::Events {
+                    config: Box::new(Config::load(&config)?),
+                    as_of,
+                },
+                _ => anyhow::bail!("give --config and --as-of, or --features"),
+            };
+            score(ui, &artifact, input, &policy, previous.as_deref(), &out).map(|_| ())
+        }
+        Command::Explain {
+            model,
+            account,
+            as_of,
+            config,
+            features,
+        } => {
+            let artifact = pql_train::Artifact::load(&model)?;
+            let (Some(account), Some(as_of)) = (account, as_of) else {
+                print!("{}", text::importances(&artifact));
+                return Ok(());
+            };
+            let input = match (features, config) {
+                (Some(path), _) => FeatureInput::Table {
+                    path,
+                    as_of: Some(as_of),
+                },
+                (None, Some(config)) => FeatureInput::Events {
+                    config: Box::new(Config::load(&config)?),
+                    as_of,
+                },
+                (None, None) => anyhow::bail!("give --config or --features to compute the account's features"),
+            };
+            let (frame, scorer) = scoring_rows(ui, &artifact, input)?;
+            let explanation = scorer.explain(&frame, &account).map_err(|_| {
+                anyhow::anyhow!(
+                    "account {account:?} has no row as of {as_of}: it is unknown, signed up later, or had \
+                     already converted"
+                )
+            })?;
+            print!(
+                "{}",
+                text::explanation(&account, &as_of.to_string(), &artifact, &explanation)
             );
             Ok(())
         }
+        Command::Quickstart { out, config } => quickstart(ui, &config, &out),
         Command::Check { config } => {
-            let config = pql_data::Config::load(&config)?;
+            let config = Config::load(&config)?;
             print!("{}", pql_data::InputSummary::read(&config)?);
             Ok(())
         }
     }
 }
 
-/// What training found, for people: the data parts, each family on validation, the backtest, the top
-/// features and the rule baselines.
-fn training_report(artifact: &pql_train::Artifact) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let t = &artifact.training;
-    for (name, part) in [
-        ("fit", &t.fit),
-        ("validation", &t.validation),
-        ("refit (all)", &t.window),
-    ] {
-        let _ = writeln!(
-            out,
-            "{name:<12} {} .. {}  {:>3} snapshots  {:>9} rows  base rate {:.2}%",
-            part.first,
-            part.last,
-            part.snapshots,
-            part.rows,
-            100.0 * part.base_rate
-        );
+#[allow(clippy::too_many_arguments)]
+fn generate(
+    ui: &Ui,
+    accounts: u64,
+    seed: u64,
+    out: &Path,
+    format: Format,
+    start: NaiveDate,
+    weeks: u32,
+    horizon_days: u32,
+) -> anyhow::Result<()> {
+    let params = pql_generate::GeneratorParams::new(accounts)
+        .seed(seed)
+        .start(start)
+        .weeks(weeks)
+        .horizon_days(horizon_days)
+        .format(match format {
+            Format::Parquet => pql_generate::OutputFormat::Parquet,
+            Format::Csv => pql_generate::OutputFormat::Csv,
+        })
+        .check()?;
+    let spinner = ui.spinner("simulating accounts");
+    let summary = pql_generate::generate(&params, out)?;
+    spinner.finish_and_clear();
+    let seconds = summary.elapsed.as_secs_f64();
+    ui.result(format!(
+        "generated {} accounts, {} users, {} events, {} conversions in {:.1} s ({:.1} M events/s)",
+        summary.accounts,
+        summary.users,
+        summary.events,
+        summary.conversions,
+        seconds,
+        summary.events as f64 / seconds.max(1e-9) / 1e6
+    ));
+    ui.result(format!(
+        "truth: {} eligible (account, as_of) rows; {:.2}% converted within {} days (truth mean {:.2}%)",
+        summary.truth_rows,
+        100.0 * summary.label_rate,
+        horizon_days,
+        100.0 * summary.mean_probability
+    ));
+    let total: u64 = summary.files.iter().map(|(_, size)| size).sum();
+    for (path, size) in &summary.files {
+        ui.result(format!("  {:>10}  {}", text::human_bytes(*size), path.display()));
     }
-    let _ = writeln!(
-        out,
-        "\n{:<10} {:>8} {:>8} {:>8} {:>8}  settings",
-        "family", "ROC AUC", "PR AUC", "log loss", "ECE"
-    );
-    for c in &artifact.candidates {
-        let m = &c.validation;
-        let settings = match c.settings {
-            pql_train::model::Settings::Logistic { l2 } => format!("l2 {l2}"),
-            pql_train::model::Settings::Boosted { params } => format!("{} trees", params.max_trees),
-        };
-        let _ = writeln!(
-            out,
-            "{:<10} {:>8.4} {:>8.4} {:>8.5} {:>8.4}  {settings} (raw, validation)",
-            c.settings.kind().to_string(),
-            m.roc_auc,
-            m.pr_auc,
-            m.log_loss,
-            m.ece
-        );
-    }
-    let m = &artifact.metrics;
-    let _ = writeln!(
-        out,
-        "chosen: {} with {} calibration; validation lift@10% {:.2}, top 10% capture {:.1}%, top 20% {:.1}%",
-        artifact.kind,
-        match artifact.calibration {
-            pql_train::calibration::Calibration::Platt { .. } => "Platt",
-            pql_train::calibration::Calibration::Isotonic { .. } => "isotonic",
-        },
-        m.lift_at_10,
-        100.0 * m.recall_at_10,
-        100.0 * m.recall_at_20
-    );
-    if !artifact.backtest.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nbacktest    {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8}",
-            "train", "rows", "ROC AUC", "PR AUC", "log loss", "ECE", "lift@10"
-        );
-        for b in &artifact.backtest {
-            let m = &b.metrics;
-            let _ = writeln!(
-                out,
-                "{:<11} {:>9} {:>9} {:>8.4} {:>8.4} {:>9.5} {:>8.4} {:>8.2}",
-                b.as_of, b.train_rows, m.rows, m.roc_auc, m.pr_auc, m.log_loss, m.ece, m.lift_at_10
-            );
-        }
-    }
-    let mut top: Vec<&pql_train::importance::Importance> = artifact.importances.iter().collect();
-    top.sort_by(|a, b| b.permutation.total_cmp(&a.permutation));
-    let _ = writeln!(out, "\ntop features (drop in validation ROC AUC when shuffled, ± std)");
-    for i in top.iter().take(10) {
-        let _ = writeln!(
-            out,
-            "  {:<40} {:.4} ± {:.4}",
-            i.feature, i.permutation, i.permutation_std
-        );
-    }
-    if !artifact.rules.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nrule baselines on validation: flagged, rule precision/recall, model precision/recall at the same volume"
-        );
-        for r in &artifact.rules {
-            let _ = writeln!(
-                out,
-                "  {:<24} {:>8}  rule {:>5.1}% / {:>5.1}%   model {:>5.1}% / {:>5.1}%",
-                r.name,
-                r.flagged,
-                100.0 * r.rule_precision,
-                100.0 * r.rule_recall,
-                100.0 * r.model_precision,
-                100.0 * r.model_recall
-            );
-        }
-    }
-    out.push('\n');
-    out
+    ui.result(format!("  {:>10}  total", text::human_bytes(total)));
+    Ok(())
 }
 
-/// Prints the feature dictionary as an aligned table.
-fn print_dictionary(defs: &[pql_features::FeatureDef]) {
-    let width = defs.iter().map(|d| d.name.len()).max().unwrap_or(4).max(4);
-    println!(
-        "{:<width$}  {:<16} {:<7} {:<7}  description",
-        "name", "family", "unit", "missing"
-    );
-    for def in defs {
-        println!(
-            "{:<width$}  {:<16} {:<7} {:<7}  {}",
-            def.name,
-            def.family.to_string(),
-            def.unit.to_string(),
-            def.missing.to_string(),
-            def.description
-        );
-    }
+/// Reads and prepares the inputs of `snapshots`, with a progress bar over the snapshots that is cleared
+/// when the builder is dropped.
+fn feature_builder(
+    ui: &Ui,
+    config: &Config,
+    snapshots: &Snapshots,
+    levels: Option<&Levels>,
+) -> anyhow::Result<FeatureBuilder> {
+    let spinner = ui.spinner("reading and preparing the inputs");
+    let builder = FeatureBuilder::new(config, snapshots, levels)?;
+    spinner.finish_and_clear();
+    ui.note(text::report_text(builder.report()).trim_end());
+    let bar = ui.bar(builder.snapshot_count(), "computing snapshots");
+    Ok(builder.on_snapshot(move || {
+        bar.inc(1);
+        if bar.position() == bar.length().unwrap_or(0) {
+            bar.finish_and_clear();
+        }
+    }))
 }
 
-/// The input report as lines, naming only what happened.
-fn report_text(report: &pql_features::InputReport) -> String {
-    let mut text = format!(
-        "read {} events, used {}; {} accounts; {} conversions\n",
-        report.events_read, report.events_used, report.accounts, report.conversions_read
-    );
-    let skipped = [
-        (report.ignored_events, "events ignored by the config"),
-        (
-            report.events_missing_values,
-            "events with a missing account, event or timestamp (dropped)",
-        ),
-        (
-            report.events_of_unknown_accounts,
-            "events of accounts missing from the accounts table (dropped)",
-        ),
-        (
-            report.events_before_signup,
-            "events before their account's signup (dropped)",
-        ),
-        (report.duplicate_events, "duplicate events (dropped)"),
-        (
-            report.events_out_of_range,
-            "events dated before 2000 or after 2099 (dropped)",
-        ),
-        (
-            report.conversions_of_unknown_accounts,
-            "conversions of unknown accounts (dropped)",
-        ),
-        (report.repeated_conversions, "repeated conversions (the first counts)"),
-        (
-            report.conversions_before_signup,
-            "accounts converted before signup (never eligible)",
-        ),
+fn features(ui: &Ui, config: &Config, snapshots: &Snapshots, out: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let builder = feature_builder(ui, config, snapshots, None)?;
+    let metadata = vec![
+        ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("pql.input_report".to_string(), serde_json::to_string(builder.report())?),
+        ("pql.features".to_string(), serde_json::to_string(builder.defs())?),
     ];
-    for (count, what) in skipped {
-        if count > 0 {
-            text.push_str(&format!("  {count} {what}\n"));
-        }
-    }
-    text
+    let written = builder.write(out, &metadata)?;
+    ui.result(format!(
+        "wrote {} rows ({} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
+        written.rows,
+        written.labelled,
+        100.0 * written.positives as f64 / written.labelled.max(1) as f64,
+        builder.defs().len(),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
 }
 
-fn human_bytes(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["B", "KiB", "MiB", "GiB"] {
-        if value < 1024.0 || unit == "GiB" {
-            return format!("{value:.1} {unit}");
+/// Where `pql train` gets its rows.
+enum TrainingSource {
+    /// Every weekly snapshot of the events in `[from, to]` (default: the whole event span).
+    Events {
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    },
+    /// A table from `pql features`.
+    Table(PathBuf),
+}
+
+/// Trains and saves a model; returns it with its directory.
+fn train(
+    ui: &Ui,
+    config_path: &Path,
+    source: TrainingSource,
+    mut params: pql_train::TrainParams,
+    out: &Path,
+) -> anyhow::Result<(pql_train::Artifact, PathBuf)> {
+    let started = Instant::now();
+    let config_text =
+        std::fs::read_to_string(config_path).with_context(|| format!("cannot read {}", config_path.display()))?;
+    let config = Config::load(config_path)?;
+    let (frame, defs) = match source {
+        TrainingSource::Table(path) => pql_features::read_table(&path)?,
+        TrainingSource::Events { from, to } => {
+            // Rules are checked against the dictionary before the (long) feature computation.
+            let names: Vec<String> = pql_features::describe(&config)?.into_iter().map(|d| d.name).collect();
+            for rule in &config.rules {
+                pql_train::rules::Rule::parse(&rule.name, &rule.when, &names)?;
+            }
+            let (first, last) = event_days(&config)?;
+            let snapshots = Snapshots::Range {
+                from: from.unwrap_or(first),
+                to: to.unwrap_or(last),
+            };
+            let table = feature_builder(ui, &config, &snapshots, None)?.collect()?;
+            (table.frame, table.defs)
         }
-        value /= 1024.0;
+    };
+    let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+    let rows = pql_train::matrix::LabelledMatrix::from_table(&frame, &names)?;
+    ui.note(format!(
+        "training on {} labelled rows x {} features ({} rows without a label yet left out)",
+        rows.labels.len(),
+        names.len(),
+        frame.height() - rows.labels.len()
+    ));
+    drop(frame);
+    params.horizon_days = config.label.horizon_days;
+    let rules: Vec<(String, String)> = config.rules.iter().map(|r| (r.name.clone(), r.when.clone())).collect();
+    let spinner = ui.spinner("fitting, calibrating and backtesting models");
+    let trained = pql_train::train(&rows, &rules, &params)?;
+    spinner.finish_and_clear();
+    let artifact = pql_train::Artifact::new(
+        trained,
+        defs,
+        &rows,
+        &config_text,
+        params.seed,
+        config.label.horizon_days,
+    );
+    let dir = artifact.save(out)?;
+    ui.result(text::training_report(&artifact).trim_end());
+    ui.result(format!(
+        "\nmodel {} ({}) written to {} in {:.1} s",
+        artifact.model_id,
+        artifact.kind,
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok((artifact, dir))
+}
+
+/// The first and last day with events.
+fn event_days(config: &Config) -> anyhow::Result<(NaiveDate, NaiveDate)> {
+    let span = pql_data::InputSummary::read(config)?
+        .event_span
+        .context("the events table is empty: nothing to train on")?;
+    let day = |t: i64| chrono::DateTime::from_timestamp_micros(t).map(|t| t.date_naive());
+    Ok((
+        day(span.0).context("event timestamps out of range")?,
+        day(span.1).context("event timestamps out of range")?,
+    ))
+}
+
+/// Where scoring gets its feature rows.
+enum FeatureInput {
+    /// Computed from the config's inputs as of the date.
+    Events { config: Box<Config>, as_of: NaiveDate },
+    /// Read from a feature table, optionally only one date's rows.
+    Table { path: PathBuf, as_of: Option<NaiveDate> },
+}
+
+/// The feature rows to score, checked against the model before any heavy work.
+fn scoring_rows<'a>(
+    ui: &Ui,
+    artifact: &'a pql_train::Artifact,
+    input: FeatureInput,
+) -> anyhow::Result<(polars::prelude::DataFrame, pql_score::Scorer<'a>)> {
+    match input {
+        FeatureInput::Events { config, as_of } => {
+            let levels = pql_features::levels_in(&artifact.features);
+            let scorer = pql_score::Scorer::new(artifact, &pql_features::catalog::catalog(&config, &levels))?;
+            let table = feature_builder(ui, &config, &Snapshots::One(as_of), Some(&levels))?.collect()?;
+            Ok((table.frame, scorer))
+        }
+        FeatureInput::Table { path, as_of } => {
+            let (frame, defs) = pql_features::read_table(&path)?;
+            let scorer = pql_score::Scorer::new(artifact, &defs)?;
+            let frame = match as_of {
+                None => frame,
+                Some(date) => {
+                    use polars::prelude::*;
+                    let instant = date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
+                    frame
+                        .lazy()
+                        .filter(col("as_of").cast(DataType::Int64).eq(lit(instant)))
+                        .collect()?
+                }
+            };
+            Ok((frame, scorer))
+        }
     }
-    unreachable!("the loop returns at GiB")
+}
+
+/// Scores, writes the scores atomically and prints a summary; returns the summary.
+fn score(
+    ui: &Ui,
+    artifact: &pql_train::Artifact,
+    input: FeatureInput,
+    policy: &pql_score::TierPolicy,
+    previous: Option<&Path>,
+    out: &Path,
+) -> anyhow::Result<pql_score::Summary> {
+    let started = Instant::now();
+    let previous = previous.map(pql_score::read_previous_pqls).transpose()?;
+    let when = match &input {
+        FeatureInput::Events { as_of, .. } => format!(" as of {as_of}"),
+        FeatureInput::Table { as_of: Some(as_of), .. } => format!(" as of {as_of}"),
+        FeatureInput::Table { path, .. } => format!(" in {}", path.display()),
+    };
+    let (frame, scorer) = scoring_rows(ui, artifact, input)?;
+    if frame.height() == 0 {
+        anyhow::bail!("no eligible accounts{when}: every account had converted or signed up later");
+    }
+    let spinner = ui.spinner("scoring");
+    let mut scores = scorer.score(&frame, policy)?;
+    if let Some(previous) = &previous {
+        scores.mark_newly_qualified(previous)?;
+    }
+    spinner.finish_and_clear();
+    let described = policy.describe(&artifact.thresholds);
+    let metadata = vec![
+        ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("pql.model_id".to_string(), artifact.model_id.clone()),
+        ("pql.tiers".to_string(), described.clone()),
+    ];
+    pql_data::write_frame(&scores.frame, out, &metadata)?;
+    ui.result(format!(
+        "{}\nmodel {} ({}); {} rows{when} written to {} in {:.1} s",
+        text::score_summary(&scores.summary, &described),
+        artifact.model_id,
+        artifact.kind,
+        scores.summary.rows,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(scores.summary)
+}
+
+/// Features, training and scoring on one config, with a summary for a first look.
+fn quickstart(ui: &Ui, config_path: &Path, out: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if !config_path.exists() {
+        anyhow::bail!(
+            "{} not found: run from the pql repository root, or pass --config",
+            config_path.display()
+        );
+    }
+    let config = Config::load(config_path)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let (first, last) = event_days(&config)?;
+    // The latest snapshot the data covers: its configured weekday, at or before the day after the last event.
+    let weekday = config.snapshots.weekday.to_chrono();
+    let latest = (last + chrono::Days::new(1))
+        .iter_days()
+        .rev()
+        .find(|d| d.weekday() == weekday)
+        .context("no snapshot day in the data")?;
+    ui.result(format!("1/3 features: every {weekday} from {first} to {latest}"));
+    let table = out.join("features.parquet");
+    features(
+        ui,
+        &config,
+        &Snapshots::Range {
+            from: first,
+            to: latest,
+        },
+        &table,
+    )?;
+    ui.result("\n2/3 training".to_string());
+    let mut params = pql_train::TrainParams::new(config.label.horizon_days);
+    params.backtest = 4;
+    let (artifact, dir) = train(
+        ui,
+        config_path,
+        TrainingSource::Table(table.clone()),
+        params,
+        &out.join("models"),
+    )?;
+    ui.result(format!("\n3/3 scoring the accounts eligible on {latest}"));
+    let scores_path = out.join("scores.csv");
+    let summary = score(
+        ui,
+        &artifact,
+        FeatureInput::Table {
+            path: table.clone(),
+            as_of: Some(latest),
+        },
+        &pql_score::TierPolicy::Model,
+        None,
+        &scores_path,
+    )?;
+    let mut top: Vec<(&pql_train::importance::Importance, &pql_features::FeatureDef)> =
+        artifact.importances.iter().zip(&artifact.features).collect();
+    top.sort_by(|a, b| b.0.permutation.total_cmp(&a.0.permutation));
+    let drivers: Vec<String> = top.iter().take(5).map(|(_, def)| def.description.clone()).collect();
+    let backtest = artifact.backtest.last();
+    ui.result(format!(
+        "\nsummary\n  model quality: {}validation ROC AUC {:.3}, PQLs convert {:.1}x as often as average (lift@10%)\n  \
+         top drivers: {}\n  PQLs on {latest}: {} of {} eligible accounts (see reason_1..3 in the scores)\n  \
+         files: {} (features), {} (model), {} (scores)\n  done in {:.1} s; next: pql explain --model {}",
+        backtest
+            .map(|b| format!("backtest ROC AUC {:.3} on {}, ", b.metrics.roc_auc, b.as_of))
+            .unwrap_or_default(),
+        artifact.metrics.roc_auc,
+        artifact.metrics.lift_at_10,
+        drivers.join("; "),
+        summary.hot,
+        summary.rows,
+        table.display(),
+        dir.display(),
+        scores_path.display(),
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    ));
+    Ok(())
 }

@@ -202,6 +202,31 @@ fn def(
     }
 }
 
+/// The categorical levels a list of definitions was made with (e.g. a model's features), so [`catalog`]
+/// can make the same columns again: each attribute's levels are those of its `_other` feature, else of its
+/// `attribute=level` features in order.
+pub fn levels_in(defs: &[FeatureDef]) -> Levels {
+    let mut levels: Levels = Vec::new();
+    for def in defs {
+        match &def.aggregation {
+            Aggregation::AttributeOther { attribute, levels: l } => {
+                levels.retain(|(a, _)| a != attribute);
+                levels.push((attribute.clone(), l.clone()));
+            }
+            Aggregation::AttributeLevel { attribute, level } => match levels.iter_mut().find(|(a, _)| a == attribute) {
+                Some((_, l)) => {
+                    if !l.contains(level) {
+                        l.push(level.clone());
+                    }
+                }
+                None => levels.push((attribute.clone(), vec![level.clone()])),
+            },
+            _ => {}
+        }
+    }
+    levels
+}
+
 /// Every feature the config implies, in output order. `levels` gives the columns of each categorical
 /// attribute (see [`crate::FeatureSpec`]).
 pub fn catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
@@ -663,6 +688,24 @@ impl fmt::Display for Missing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_levels_of_a_catalog_give_back_the_same_catalog() {
+        let config = Config::parse(
+            "[inputs]\nevents = \"e.csv\"\naccounts = \"a.csv\"\nconversions = \"c.csv\"\n\
+             [[attributes]]\nname = \"industry\"\nkind = \"categorical\"\n\
+             [[attributes]]\nname = \"segment\"\nkind = \"categorical\"\n",
+            std::path::Path::new("pql.toml"),
+        )
+        .unwrap();
+        let levels = vec![
+            ("industry".to_string(), vec!["b".to_string(), "a".to_string()]),
+            ("segment".to_string(), vec![]),
+        ];
+        let defs = catalog(&config, &levels);
+        assert_eq!(levels_in(&defs), levels);
+        assert_eq!(catalog(&config, &levels_in(&defs)), defs);
+    }
 
     #[test]
     fn names_are_unique_even_when_levels_look_like_buckets() {

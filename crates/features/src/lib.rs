@@ -25,7 +25,7 @@ use polars::prelude::*;
 use pql_data::config::{AttributeKind, Config};
 use pql_data::FrameWriter;
 
-pub use catalog::{FeatureDef, Levels};
+pub use catalog::{levels_in, FeatureDef, Levels};
 pub use error::FeatureError;
 pub use prepare::InputReport;
 
@@ -86,6 +86,7 @@ pub struct FeatureBuilder {
     defs: Vec<FeatureDef>,
     days: Vec<i64>,
     horizon_days: u32,
+    progress: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl FeatureBuilder {
@@ -99,6 +100,7 @@ impl FeatureBuilder {
         let needs = compile::daily_needs(&provisional, config);
         let spans = compile::recent_spans(&provisional, &days);
         let prepared = prepare::prepare(config, &needs, &spans)?;
+        tracing::info!(report = ?prepared.report, snapshots = days.len(), "inputs prepared");
         let levels = match levels {
             Some(levels) => levels.clone(),
             None => levels_of(&prepared.accounts, config)?,
@@ -108,7 +110,19 @@ impl FeatureBuilder {
             defs: catalog::catalog(config, &levels),
             days,
             horizon_days: config.label.horizon_days,
+            progress: None,
         })
+    }
+
+    /// Calls `done` after each snapshot is computed (e.g. to advance a progress bar).
+    pub fn on_snapshot(mut self, done: impl Fn() + Send + Sync + 'static) -> Self {
+        self.progress = Some(Box::new(done));
+        self
+    }
+
+    /// The number of snapshots.
+    pub fn snapshot_count(&self) -> usize {
+        self.days.len()
     }
 
     /// The feature definitions, in column order.
@@ -123,9 +137,14 @@ impl FeatureBuilder {
 
     /// The rows of each snapshot, in date order.
     pub fn snapshots(&self) -> impl Iterator<Item = Result<DataFrame, FeatureError>> + '_ {
-        self.days
-            .iter()
-            .map(|&k| Ok(compile::snapshot(&self.prepared, &self.defs, k, self.horizon_days)?))
+        self.days.iter().map(|&k| {
+            let frame = compile::snapshot(&self.prepared, &self.defs, k, self.horizon_days)?;
+            tracing::debug!(epoch_day = k, rows = frame.height(), "snapshot computed");
+            if let Some(done) = &self.progress {
+                done();
+            }
+            Ok(frame)
+        })
     }
 
     /// Computes every snapshot and writes them to `path` (Parquet or CSV by extension, atomically) as they

@@ -126,7 +126,11 @@ fn tree_shap(
             rows,
             ..
         } => {
-            let (hot, cold) = if row[split] <= threshold { (left, right) } else { (right, left) };
+            let (hot, cold) = if row[split] <= threshold {
+                (left, right)
+            } else {
+                (right, left)
+            };
             let rows = f64::from(rows);
             let (mut incoming_zero, mut incoming_one) = (1.0, 1.0);
             // A feature split on again: undo its earlier element and redo it here.
@@ -138,7 +142,18 @@ fn tree_shap(
             }
             let hot_zero = tree.rows(hot) / rows * incoming_zero;
             let cold_zero = tree.rows(cold) / rows * incoming_zero;
-            tree_shap(tree, row, phi, path, start, depth + 1, hot, hot_zero, incoming_one, split);
+            tree_shap(
+                tree,
+                row,
+                phi,
+                path,
+                start,
+                depth + 1,
+                hot,
+                hot_zero,
+                incoming_one,
+                split,
+            );
             tree_shap(tree, row, phi, path, start, depth + 1, cold, cold_zero, 0.0, split);
         }
     }

@@ -49,13 +49,33 @@ impl std::fmt::Display for MatrixError {
 
 impl std::error::Error for MatrixError {}
 
+fn column_error(name: &str, err: PolarsError) -> MatrixError {
+    MatrixError::Column {
+        name: name.to_string(),
+        message: err.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+/// The named feature columns of every row of `table`, as a row-major matrix.
+pub fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Array2<f64>, MatrixError> {
+    let mut x = Array2::<f64>::zeros((table.height(), names.len()));
+    for (j, name) in names.iter().enumerate() {
+        let column = table.column(name).map_err(|e| column_error(name, e))?;
+        let values = column.cast(&DataType::Float64).map_err(|e| column_error(name, e))?;
+        let values = values.f64().map_err(|e| column_error(name, e))?;
+        for (row, (out, value)) in x.column_mut(j).iter_mut().zip(values.iter()).enumerate() {
+            *out = value.filter(|v| v.is_finite()).ok_or_else(|| MatrixError::NotFinite {
+                name: name.clone(),
+                row,
+            })?;
+        }
+    }
+    Ok(x)
+}
+
 impl LabelledMatrix {
     /// The rows of `table` whose `label` is not null, with the named feature columns.
     pub fn from_table(table: &DataFrame, names: &[String]) -> Result<Self, MatrixError> {
-        let column_error = |name: &str, err: PolarsError| MatrixError::Column {
-            name: name.to_string(),
-            message: err.to_string().lines().next().unwrap_or_default().to_string(),
-        };
         let label = table.column("label").map_err(|e| column_error("label", e))?;
         let label = label.cast(&DataType::Int32).map_err(|e| column_error("label", e))?;
         let label = label.i32().map_err(|e| column_error("label", e))?;
@@ -76,21 +96,7 @@ impl LabelledMatrix {
                 })
             })
             .collect::<Result<Vec<i64>, _>>()?;
-        let mut x = Array2::<f64>::zeros((rows.len(), names.len()));
-        for (j, name) in names.iter().enumerate() {
-            let column = table.column(name).map_err(|e| column_error(name, e))?;
-            let values = column.cast(&DataType::Float64).map_err(|e| column_error(name, e))?;
-            let values = values.f64().map_err(|e| column_error(name, e))?;
-            for (out, &i) in x.column_mut(j).iter_mut().zip(&rows) {
-                *out = values
-                    .get(i)
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| MatrixError::NotFinite {
-                        name: name.clone(),
-                        row: i,
-                    })?;
-            }
-        }
+        let x = feature_matrix(table, names)?.select(Axis(0), &rows);
         Ok(LabelledMatrix {
             x,
             labels,

@@ -285,6 +285,7 @@ pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainPa
             )
         })
         .collect();
+    tracing::info!(%kind, rows = rows.labels.len(), "final model refitted; backtesting");
     let backtest = backtest(rows, kind, params)?;
     Ok(Trained {
         thresholds: ThresholdPolicy::from_scores(&fitted.validation_scores),
@@ -358,6 +359,15 @@ fn fit_procedure(
         };
         let scores = model.predict(validation_rows.x.view());
         let metrics = evaluate(&validation_rows.labels, &scores, kind)?;
+        tracing::info!(
+            context,
+            %kind,
+            fit_rows = fit_rows.labels.len(),
+            validation_rows = validation_rows.labels.len(),
+            log_loss = metrics.log_loss,
+            roc_auc = metrics.roc_auc,
+            "fitted a candidate"
+        );
         let better = best
             .as_ref()
             .is_none_or(|(_, _, i)| metrics.log_loss < candidates[*i].validation.log_loss);

@@ -89,7 +89,11 @@ fn tree_contributions_are_the_shapley_values_of_the_conditional_expectations() {
     let model = boosted(&x, &labels, 8);
     assert!(model.trees.iter().any(|t| {
         // At least one tree tests a feature twice on a path, so the unwinding is exercised.
-        t.nodes.iter().filter(|n| matches!(n, Node::Split { feature: 0, .. })).count() > 1
+        t.nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Split { feature: 0, .. }))
+            .count()
+            > 1
     }));
     let model = Model::Boosted(model);
     let mut phi = vec![0.0; d];
@@ -123,7 +127,11 @@ fn contributions_add_up_to_the_raw_log_odds() {
         for (r, p) in raw.iter().enumerate().take(200) {
             model.contributions(x.row(r), &mut phi);
             let log_odds = model.baseline() + phi.iter().sum::<f64>();
-            assert!((log_odds - (p / (1.0 - p)).ln()).abs() < 1e-9, "{:?} row {r}", model.kind());
+            assert!(
+                (log_odds - (p / (1.0 - p)).ln()).abs() < 1e-9,
+                "{:?} row {r}",
+                model.kind()
+            );
         }
     }
 }

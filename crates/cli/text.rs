@@ -1,0 +1,312 @@
+//! Text for people: the tables and summaries the commands print.
+
+use std::fmt::Write;
+
+/// What training found, for people: the data parts, each family on validation, the backtest, the top
+/// features and the rule baselines.
+pub fn training_report(artifact: &pql_train::Artifact) -> String {
+    let mut out = String::new();
+    let t = &artifact.training;
+    for (name, part) in [
+        ("fit", &t.fit),
+        ("validation", &t.validation),
+        ("refit (all)", &t.window),
+    ] {
+        let _ = writeln!(
+            out,
+            "{name:<12} {} .. {}  {:>3} snapshots  {:>9} rows  base rate {:.2}%",
+            part.first,
+            part.last,
+            part.snapshots,
+            part.rows,
+            100.0 * part.base_rate
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<10} {:>8} {:>8} {:>8} {:>8}  settings",
+        "family", "ROC AUC", "PR AUC", "log loss", "ECE"
+    );
+    for c in &artifact.candidates {
+        let m = &c.validation;
+        let settings = match c.settings {
+            pql_train::model::Settings::Logistic { l2 } => format!("l2 {l2}"),
+            pql_train::model::Settings::Boosted { params } => format!("{} trees", params.max_trees),
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:>8.4} {:>8.4} {:>8.5} {:>8.4}  {settings} (raw, validation)",
+            c.settings.kind().to_string(),
+            m.roc_auc,
+            m.pr_auc,
+            m.log_loss,
+            m.ece
+        );
+    }
+    let m = &artifact.metrics;
+    let _ = writeln!(
+        out,
+        "chosen: {} with {} calibration; validation lift@10% {:.2}, top 10% capture {:.1}%, top 20% {:.1}%",
+        artifact.kind,
+        match artifact.calibration {
+            pql_train::calibration::Calibration::Platt { .. } => "Platt",
+            pql_train::calibration::Calibration::Isotonic { .. } => "isotonic",
+        },
+        m.lift_at_10,
+        100.0 * m.recall_at_10,
+        100.0 * m.recall_at_20
+    );
+    if !artifact.backtest.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nbacktest    {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8}",
+            "train", "rows", "ROC AUC", "PR AUC", "log loss", "ECE", "lift@10"
+        );
+        for b in &artifact.backtest {
+            let m = &b.metrics;
+            let _ = writeln!(
+                out,
+                "{:<11} {:>9} {:>9} {:>8.4} {:>8.4} {:>9.5} {:>8.4} {:>8.2}",
+                b.as_of, b.train_rows, m.rows, m.roc_auc, m.pr_auc, m.log_loss, m.ece, m.lift_at_10
+            );
+        }
+    }
+    let mut top: Vec<&pql_train::importance::Importance> = artifact.importances.iter().collect();
+    top.sort_by(|a, b| b.permutation.total_cmp(&a.permutation));
+    let _ = writeln!(out, "\ntop features (drop in validation ROC AUC when shuffled, ± std)");
+    for i in top.iter().take(10) {
+        let _ = writeln!(
+            out,
+            "  {:<40} {:.4} ± {:.4}",
+            i.feature, i.permutation, i.permutation_std
+        );
+    }
+    if !artifact.rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nrule baselines on validation: flagged, rule precision/recall, model precision/recall at the same volume"
+        );
+        for r in &artifact.rules {
+            let _ = writeln!(
+                out,
+                "  {:<24} {:>8}  rule {:>5.1}% / {:>5.1}%   model {:>5.1}% / {:>5.1}%",
+                r.name,
+                r.flagged,
+                100.0 * r.rule_precision,
+                100.0 * r.rule_recall,
+                100.0 * r.model_precision,
+                100.0 * r.model_recall
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The feature dictionary as an aligned table.
+pub fn dictionary(defs: &[pql_features::FeatureDef]) -> String {
+    let width = defs.iter().map(|d| d.name.len()).max().unwrap_or(4).max(4);
+    let mut out = format!(
+        "{:<width$}  {:<16} {:<7} {:<7}  description\n",
+        "name", "family", "unit", "missing"
+    );
+    for def in defs {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<16} {:<7} {:<7}  {}",
+            def.name,
+            def.family.to_string(),
+            def.unit.to_string(),
+            def.missing.to_string(),
+            def.description
+        );
+    }
+    out
+}
+
+/// The input report as lines, naming only what happened.
+pub fn report_text(report: &pql_features::InputReport) -> String {
+    let mut text = format!(
+        "read {} events, used {}; {} accounts; {} conversions\n",
+        report.events_read, report.events_used, report.accounts, report.conversions_read
+    );
+    let skipped = [
+        (report.ignored_events, "events ignored by the config"),
+        (
+            report.events_missing_values,
+            "events with a missing account, event or timestamp (dropped)",
+        ),
+        (
+            report.events_of_unknown_accounts,
+            "events of accounts missing from the accounts table (dropped)",
+        ),
+        (
+            report.events_before_signup,
+            "events before their account's signup (dropped)",
+        ),
+        (report.duplicate_events, "duplicate events (dropped)"),
+        (
+            report.events_out_of_range,
+            "events dated before 2000 or after 2099 (dropped)",
+        ),
+        (
+            report.conversions_of_unknown_accounts,
+            "conversions of unknown accounts (dropped)",
+        ),
+        (report.repeated_conversions, "repeated conversions (the first counts)"),
+        (
+            report.conversions_before_signup,
+            "accounts converted before signup (never eligible)",
+        ),
+    ];
+    for (count, what) in skipped {
+        if count > 0 {
+            text.push_str(&format!("  {count} {what}\n"));
+        }
+    }
+    text
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "KiB", "MiB", "GiB"] {
+        if value < 1024.0 || unit == "GiB" {
+            return format!("{value:.1} {unit}");
+        }
+        value /= 1024.0;
+    }
+    unreachable!("the loop returns at GiB")
+}
+
+/// The model card and every feature's importance, most important first (`pql explain`).
+pub fn importances(artifact: &pql_train::Artifact) -> String {
+    let t = &artifact.training;
+    let mut out = format!(
+        "model {} ({}, pql {}), trained on {} .. {}: {} snapshots, {} rows, base rate {:.2}%, horizon {} days\n\
+         validation ROC AUC {:.4}, log loss {:.5}, lift@10% {:.2}\n\n",
+        artifact.model_id,
+        artifact.kind,
+        artifact.pql_version,
+        t.window.first,
+        t.window.last,
+        t.window.snapshots,
+        t.window.rows,
+        100.0 * t.window.base_rate,
+        t.horizon_days,
+        artifact.metrics.roc_auc,
+        artifact.metrics.log_loss,
+        artifact.metrics.lift_at_10,
+    );
+    let mut rows: Vec<(&pql_train::importance::Importance, &pql_features::FeatureDef)> =
+        artifact.importances.iter().zip(&artifact.features).collect();
+    rows.sort_by(|a, b| b.0.permutation.total_cmp(&a.0.permutation));
+    let width = rows.iter().map(|(i, _)| i.feature.len()).max().unwrap_or(7).max(7);
+    let (label, detail): (&str, fn(&pql_train::importance::Importance) -> String) = match artifact.kind {
+        pql_train::ModelKind::Logistic => ("coefficient ± se", |i| {
+            format!(
+                "{:+.4} ± {:.4}",
+                i.coefficient.unwrap_or(f64::NAN),
+                i.coefficient_se.unwrap_or(f64::NAN)
+            )
+        }),
+        pql_train::ModelKind::Boosted => ("gain share", |i| {
+            format!("{:.1}%", 100.0 * i.gain_share.unwrap_or(f64::NAN))
+        }),
+    };
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<width$}  {:>17}  {:>18}  description",
+        "rank", "feature", "AUC drop ± std", label
+    );
+    for (rank, (i, def)) in rows.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<width$}  {:>8.4} ± {:<6.4}  {:>18}  {}",
+            rank + 1,
+            i.feature,
+            i.permutation,
+            i.permutation_std,
+            detail(i),
+            def.description
+        );
+    }
+    out.push_str(
+        "\nAUC drop: how much the validation ROC AUC falls when the feature's values are shuffled (mean ± std \
+         over repeats).\n",
+    );
+    out
+}
+
+/// One account's score, feature by feature (`pql explain --account`).
+pub fn explanation(account: &str, as_of: &str, artifact: &pql_train::Artifact, e: &pql_score::Explanation) -> String {
+    let tier = if e.probability >= artifact.thresholds.pql_threshold {
+        "hot (PQL)"
+    } else if e.probability >= artifact.thresholds.warm_threshold {
+        "warm"
+    } else {
+        "cold"
+    };
+    let total: f64 = e.contributions.iter().map(|c| c.log_odds).sum();
+    let mut out = format!(
+        "account {account} as of {as_of}: probability {:.4}, {tier} by the model's thresholds\n\
+         log-odds {:+.4} = baseline {:+.4} + contributions {:+.4} (before calibration)\n\n",
+        e.probability,
+        e.baseline + total,
+        e.baseline,
+        total
+    );
+    let width = e
+        .contributions
+        .iter()
+        .map(|c| c.feature.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>12}  {:>10}  in words",
+        "feature", "value", "log-odds"
+    );
+    for c in &e.contributions {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>12}  {:>+10.4}  {}",
+            c.feature,
+            format_value(c.value),
+            c.log_odds,
+            c.phrase
+        );
+    }
+    out
+}
+
+fn format_value(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e12 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.4}")
+    }
+}
+
+/// What a scoring run produced, in one paragraph.
+pub fn score_summary(summary: &pql_score::Summary, policy: &str) -> String {
+    let share = |n: usize| 100.0 * n as f64 / summary.rows.max(1) as f64;
+    let mut out = format!(
+        "scored {} eligible accounts: {} PQLs (hot, {:.1}%), {} warm ({:.1}%), {} cold; mean probability {:.2}%\n\
+         tiers: {policy}",
+        summary.rows,
+        summary.hot,
+        share(summary.hot),
+        summary.warm,
+        share(summary.warm),
+        summary.cold,
+        100.0 * summary.mean_probability
+    );
+    if let Some(cut) = summary.pql_cut {
+        let _ = write!(out, "; lowest PQL probability {cut:.4}");
+    }
+    if let Some(newly) = summary.newly_qualified {
+        let _ = write!(out, "\n{newly} newly qualified (PQL now, not in the previous run)");
+    }
+    out
+}

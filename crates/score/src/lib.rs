@@ -1,0 +1,334 @@
+//! Scoring: a trained model and a feature table → for every eligible account its calibrated probability
+//! of converting within the horizon, a tier (`hot` = PQL, `warm`, `cold`), and up to three reasons (the
+//! features that raise its score most, in words).
+//!
+//! Features come from the same code as training (`pql_features`, with the model's categorical levels);
+//! [`Scorer::new`] refuses a model whose features the input cannot provide, naming them. Reasons use the
+//! model's exact per-row contributions (`pql_train::explain`): the weight terms of the linear model, or
+//! TreeSHAP values of the trees.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use pql_features::{catalog, FeatureBuilder, Snapshots};
+//! let artifact = pql_train::Artifact::load("models/0123456789abcdef".as_ref())?;
+//! let config = pql_data::Config::load("data/sample/pql.toml")?;
+//! let levels = pql_features::levels_in(&artifact.features);
+//! let scorer = pql_score::Scorer::new(&artifact, &catalog::catalog(&config, &levels))?;
+//! let date = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
+//! let table = FeatureBuilder::new(&config, &Snapshots::One(date), Some(&levels))?.collect()?;
+//! let scores = scorer.score(&table.frame, &pql_score::TierPolicy::Model)?;
+//! println!("{} accounts, {} PQLs", scores.summary.rows, scores.summary.hot);
+//! # Ok(()) }
+//! ```
+
+mod error;
+pub mod policy;
+pub mod reasons;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use ndarray::Array2;
+use polars::prelude::*;
+use pql_features::FeatureDef;
+use pql_train::Artifact;
+use rayon::prelude::*;
+
+pub use error::ScoreError;
+pub use policy::{Tier, TierPolicy};
+
+/// Reasons given per account, at most.
+pub const REASONS: usize = 3;
+
+/// A model checked against the features an input provides, ready to score tables of them.
+pub struct Scorer<'a> {
+    artifact: &'a Artifact,
+}
+
+/// Scores of a table, highest probability first.
+pub struct Scores {
+    /// `account_id`, `as_of`, `probability`, `tier`, `is_pql`, `reason_1`..`reason_3`, `model_id`, and
+    /// `newly_qualified` after [`Scores::mark_newly_qualified`].
+    pub frame: DataFrame,
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// What a scoring run produced.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Summary {
+    /// Accounts scored.
+    pub rows: usize,
+    /// PQLs.
+    pub hot: usize,
+    /// Warm accounts.
+    pub warm: usize,
+    /// Cold accounts.
+    pub cold: usize,
+    /// Mean calibrated probability.
+    pub mean_probability: f64,
+    /// Lowest probability among the PQLs, if any.
+    pub pql_cut: Option<f64>,
+    /// PQLs that were not PQLs in the previous run, once marked.
+    pub newly_qualified: Option<usize>,
+}
+
+/// One feature's part in one account's score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    /// The feature.
+    pub feature: String,
+    /// Its value for the account.
+    pub value: f64,
+    /// How far it moves the raw log-odds from the model's baseline.
+    pub log_odds: f64,
+    /// The value in words.
+    pub phrase: String,
+}
+
+/// Why one account scores what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// Calibrated probability.
+    pub probability: f64,
+    /// Raw log-odds of an account whose contributions are all zero.
+    pub baseline: f64,
+    /// Every feature, largest absolute contribution first.
+    pub contributions: Vec<Contribution>,
+}
+
+impl<'a> Scorer<'a> {
+    /// Checks that `available` (the features a config or a table provides) holds every feature of the model
+    /// under the same name and definition.
+    pub fn new(artifact: &'a Artifact, available: &[FeatureDef]) -> Result<Self, ScoreError> {
+        let mut missing = Vec::new();
+        let mut changed = Vec::new();
+        for needed in &artifact.features {
+            match available.iter().find(|d| d.name == needed.name) {
+                None => missing.push(needed.name.clone()),
+                Some(found) if !same_definition(found, needed) => changed.push(needed.name.clone()),
+                Some(_) => {}
+            }
+        }
+        if missing.is_empty() && changed.is_empty() {
+            Ok(Scorer { artifact })
+        } else {
+            Err(ScoreError::FeatureMismatch {
+                missing,
+                changed,
+                model_id: artifact.model_id.clone(),
+            })
+        }
+    }
+
+    /// Scores every row of `table` (`account_id`, `as_of` and the model's features; other columns are
+    /// ignored), sorted by probability, highest first (ties by `account_id`).
+    pub fn score(&self, table: &DataFrame, policy: &TierPolicy) -> Result<Scores, ScoreError> {
+        let artifact = self.artifact;
+        let x = pql_train::matrix::feature_matrix(table, &artifact.feature_names())?;
+        let probabilities = artifact.predict(x.view());
+        let ids = table.column("account_id")?.cast(&DataType::String)?;
+        let ids = ids.str()?;
+        let mut order: Vec<IdxSize> = (0..table.height() as IdxSize).collect();
+        order.par_sort_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            probabilities[b]
+                .total_cmp(&probabilities[a])
+                .then_with(|| ids.get(a).cmp(&ids.get(b)))
+        });
+        let sorted: Vec<f64> = order.iter().map(|&i| probabilities[i as usize]).collect();
+        let tiers = policy.tiers(&artifact.thresholds, &sorted);
+        let reasons = self.reasons(&x, &order);
+        let reason_column = |k: usize| {
+            Column::new(
+                format!("reason_{}", k + 1).into(),
+                reasons.iter().map(|r| r[k].as_deref()).collect::<Vec<Option<&str>>>(),
+            )
+        };
+        let order = IdxCa::from_vec("order".into(), order);
+        let mut frame = table.select(["account_id", "as_of"])?.take(&order)?;
+        frame.with_column(Column::new("probability".into(), &sorted))?;
+        frame.with_column(Column::new(
+            "tier".into(),
+            tiers.iter().map(|t| t.name()).collect::<Vec<_>>(),
+        ))?;
+        frame.with_column(Column::new(
+            "is_pql".into(),
+            tiers.iter().map(|&t| t == Tier::Hot).collect::<Vec<_>>(),
+        ))?;
+        for k in 0..REASONS {
+            frame.with_column(reason_column(k))?;
+        }
+        frame.with_column(Column::new_scalar(
+            "model_id".into(),
+            Scalar::new(
+                DataType::String,
+                AnyValue::StringOwned(artifact.model_id.as_str().into()),
+            ),
+            frame.height(),
+        ))?;
+        let count = |tier: Tier| tiers.iter().filter(|&&t| t == tier).count();
+        let hot = count(Tier::Hot);
+        let summary = Summary {
+            rows: sorted.len(),
+            hot,
+            warm: count(Tier::Warm),
+            cold: count(Tier::Cold),
+            mean_probability: sorted.iter().sum::<f64>() / sorted.len().max(1) as f64,
+            pql_cut: hot.checked_sub(1).map(|last| sorted[last]),
+            newly_qualified: None,
+        };
+        Ok(Scores { frame, summary })
+    }
+
+    /// The top [`REASONS`] positive contributions of each row, in `order`, as phrases.
+    fn reasons(&self, x: &Array2<f64>, order: &[IdxSize]) -> Vec<[Option<String>; REASONS]> {
+        let model = &self.artifact.model;
+        let defs = &self.artifact.features;
+        order
+            .par_iter()
+            .map_init(
+                || vec![0.0; defs.len()],
+                |phi, &i| {
+                    let row = x.row(i as usize);
+                    model.contributions(row, phi);
+                    top_positive(phi).map(|j| j.map(|j| reasons::phrase(&defs[j], row[j])))
+                },
+            )
+            .collect()
+    }
+
+    /// Every feature's contribution to the score of `account_id` in `table`.
+    pub fn explain(&self, table: &DataFrame, account_id: &str) -> Result<Explanation, ScoreError> {
+        let ids = table.column("account_id")?.cast(&DataType::String)?;
+        let row = ids
+            .str()?
+            .iter()
+            .position(|id| id == Some(account_id))
+            .ok_or_else(|| ScoreError::Table(format!("no row for account {account_id:?}")))?;
+        let artifact = self.artifact;
+        let x = pql_train::matrix::feature_matrix(&table.slice(row as i64, 1), &artifact.feature_names())?;
+        let mut phi = vec![0.0; artifact.features.len()];
+        artifact.model.contributions(x.row(0), &mut phi);
+        let mut contributions: Vec<Contribution> = artifact
+            .features
+            .iter()
+            .zip(x.row(0))
+            .zip(&phi)
+            .map(|((def, &value), &log_odds)| Contribution {
+                feature: def.name.clone(),
+                value,
+                log_odds,
+                phrase: reasons::phrase(def, value),
+            })
+            .collect();
+        contributions.sort_by(|a, b| b.log_odds.abs().total_cmp(&a.log_odds.abs()));
+        Ok(Explanation {
+            probability: artifact.predict(x.view())[0],
+            baseline: artifact.model.baseline(),
+            contributions,
+        })
+    }
+}
+
+impl Scores {
+    /// Adds `newly_qualified`: a PQL now whose account is not in `previous_pqls`.
+    pub fn mark_newly_qualified(&mut self, previous_pqls: &HashSet<String>) -> Result<usize, ScoreError> {
+        let ids = self.frame.column("account_id")?.cast(&DataType::String)?;
+        let is_pql = self.frame.column("is_pql")?.bool()?.clone();
+        let newly: Vec<bool> = ids
+            .str()?
+            .iter()
+            .zip(is_pql.iter())
+            .map(|(id, pql)| pql == Some(true) && !id.is_some_and(|id| previous_pqls.contains(id)))
+            .collect();
+        let count = newly.iter().filter(|&&n| n).count();
+        self.frame.with_column(Column::new("newly_qualified".into(), newly))?;
+        self.summary.newly_qualified = Some(count);
+        Ok(count)
+    }
+}
+
+/// The accounts flagged `is_pql` in an earlier scores file (Parquet or CSV from `pql score`).
+pub fn read_previous_pqls(path: &Path) -> Result<HashSet<String>, ScoreError> {
+    let error = |message: String| ScoreError::Previous {
+        path: path.to_path_buf(),
+        message,
+    };
+    let polars_error = |e: PolarsError| error(e.to_string().lines().next().unwrap_or_default().to_string());
+    let frame = match pql_data::input::Format::of(path) {
+        Some(pql_data::input::Format::Parquet) => {
+            let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
+            ParquetReader::new(file).finish().map_err(polars_error)?
+        }
+        Some(pql_data::input::Format::Csv) => CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish())
+            .map_err(polars_error)?,
+        _ => {
+            return Err(error(
+                "a previous scores file is a .parquet or .csv file from `pql score`".into(),
+            ))
+        }
+    };
+    let column = |name: &str| {
+        frame
+            .column(name)
+            .map_err(|_| error(format!("no column `{name}`: pass a file written by `pql score`")))
+    };
+    let ids = column("account_id")?.cast(&DataType::String).map_err(polars_error)?;
+    let pql = column("is_pql")?.cast(&DataType::Boolean).map_err(polars_error)?;
+    Ok(ids
+        .str()
+        .map_err(polars_error)?
+        .iter()
+        .zip(pql.bool().map_err(polars_error)?.iter())
+        .filter_map(|(id, pql)| id.filter(|_| pql == Some(true)).map(str::to_string))
+        .collect())
+}
+
+/// Same computation (everything but the description, which is for people).
+fn same_definition(a: &FeatureDef, b: &FeatureDef) -> bool {
+    a.family == b.family
+        && a.events == b.events
+        && a.window == b.window
+        && a.aggregation == b.aggregation
+        && a.unit == b.unit
+        && a.missing == b.missing
+}
+
+/// Indices of the (at most [`REASONS`]) largest positive values, largest first; ties to the lower index.
+fn top_positive(values: &[f64]) -> [Option<usize>; REASONS] {
+    let mut top: [Option<usize>; REASONS] = [None; REASONS];
+    for (j, &v) in values.iter().enumerate() {
+        if v <= 0.0 {
+            continue;
+        }
+        let mut k = REASONS;
+        while k > 0 && top[k - 1].is_none_or(|t| values[t] < v) {
+            k -= 1;
+        }
+        if k < REASONS {
+            top[k..].rotate_right(1);
+            top[k] = Some(j);
+        }
+    }
+    top
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_positive_keeps_the_three_largest_positive_in_order() {
+        assert_eq!(
+            top_positive(&[0.1, -2.0, 0.5, 0.3, 0.5, 0.0]),
+            [Some(2), Some(4), Some(3)]
+        );
+        assert_eq!(top_positive(&[-1.0, 0.2, 0.0]), [Some(1), None, None]);
+        assert_eq!(top_positive(&[]), [None, None, None]);
+        assert_eq!(top_positive(&[1.0, 2.0, 3.0, 4.0]), [Some(3), Some(2), Some(1)]);
+    }
+}
