@@ -585,7 +585,7 @@ fn nan_attributes_are_missing_and_numeric_levels_are_categories() {
 }
 
 #[test]
-fn readme_main_job_runs_on_the_bundled_sample() {
+fn features_for_eight_weeks_of_the_bundled_sample() {
     let dir = Dir::new();
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/pql.toml");
     let config = config.to_str().unwrap();

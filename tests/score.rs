@@ -358,7 +358,7 @@ fn a_model_the_config_cannot_feed_is_refused_naming_the_features() {
 }
 
 #[test]
-fn quickstart_runs_the_pipeline_on_the_bundled_sample() {
+fn readme_main_job_quickstart_runs_the_pipeline_on_the_bundled_sample() {
     let dir = Dir::new();
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/pql.toml");
     let out = dir.pql_ok(&["quickstart", "--out", "qs", "--config", sample.to_str().unwrap()]);

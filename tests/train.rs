@@ -1,4 +1,4 @@
-//! `pql train` end to end on the bundled sample: the README's main job, determinism of the artifact, the
+//! `pql train` end to end on the bundled sample: every report section, determinism of the artifact, the
 //! same model from a precomputed feature table, and clear errors.
 
 use crate::util::Dir;
@@ -26,7 +26,7 @@ fn json(path: &std::path::Path) -> serde_json::Value {
 }
 
 #[test]
-fn readme_main_job_trains_a_calibrated_model_on_the_sample() {
+fn training_on_the_sample_writes_a_calibrated_model_with_every_report_section() {
     let dir = Dir::new();
     let config = sample_config();
     let out = dir.pql_ok(&["train", "--config", &config, "--out", "models", "--backtest", "2"]);

@@ -122,6 +122,7 @@ def parse_args(description: str) -> argparse.Namespace:
     p.add_argument("--as-of", type=dt.date.fromisoformat, help="one snapshot at 00:00 UTC that day")
     p.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help="first snapshot date")
     p.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, help="last snapshot date")
+    p.add_argument("--levels-from", help="a pql model.json whose categorical levels to use (as `pql features --model`)")
     args = p.parse_args()
     if (args.as_of is None) == (args.date_from is None or args.date_to is None):
         p.error("give either --as-of DATE or both --from DATE and --to DATE")
@@ -140,6 +141,18 @@ def snapshot_dates(args: argparse.Namespace, config: Config) -> list[dt.date]:
 def date_to_us(d: dt.date) -> int:
     """Microseconds since the epoch of 00:00 UTC on a date."""
     return (d - dt.date(1970, 1, 1)).days * DAY_US
+
+
+def model_levels(path: str | Path) -> dict[str, list[str]]:
+    """The categorical levels of a pql model: those of each `<attribute>_other` feature."""
+    import json
+
+    features = json.loads(Path(path).read_text())["features"]
+    return {
+        f["aggregation"]["attribute_other"]["attribute"]: f["aggregation"]["attribute_other"]["levels"]
+        for f in features
+        if isinstance(f["aggregation"], dict) and "attribute_other" in f["aggregation"]
+    }
 
 
 def top_levels(counts: dict[str, int]) -> list[str]:

@@ -27,6 +27,7 @@ from peer_config import (
     feature_names,
     input_files,
     load_config,
+    model_levels,
     parse_args,
     snapshot_dates,
 )
@@ -362,7 +363,7 @@ def main() -> None:
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    levels = categorical_levels(con, cfg)
+    levels = model_levels(args.levels_from) if args.levels_from else categorical_levels(con, cfg)
     query = build_query(cfg, dates, levels)
     if os.environ.get("PEER_SHOW_SQL"):
         print(query, file=sys.stderr)

@@ -95,6 +95,9 @@ enum Command {
         /// Print the feature dictionary for this config instead of computing features.
         #[arg(long)]
         describe: bool,
+        /// Use this model's categorical levels (its `attribute=level` columns), so the table fits it.
+        #[arg(long, value_name = "MODEL_DIR")]
+        model: Option<PathBuf>,
     },
     /// Train a calibrated propensity model on labelled weekly snapshots and write it to models/<model_id>/.
     #[command(after_help = "Examples:\n  pql train --config data/sample/pql.toml --out models\n  \
@@ -262,8 +265,13 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             from,
             to,
             describe,
+            model,
         } => {
             let config = Config::load(&config)?;
+            let levels = match model {
+                Some(model) => Some(pql_features::levels_in(&pql_train::Artifact::load(&model)?.features)),
+                None => None,
+            };
             if describe {
                 print!("{}", text::dictionary(&pql_features::describe(&config)?));
                 return Ok(());
@@ -273,7 +281,13 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 (None, Some(from), Some(to)) => Snapshots::Range { from, to },
                 _ => anyhow::bail!("give --as-of DATE or --from DATE --to DATE"),
             };
-            features(ui, &config, &snapshots, &out.context("--out is required")?)
+            features(
+                ui,
+                &config,
+                &snapshots,
+                levels.as_ref(),
+                &out.context("--out is required")?,
+            )
         }
         Command::Train {
             config,
@@ -442,9 +456,15 @@ fn feature_builder(
     }))
 }
 
-fn features(ui: &Ui, config: &Config, snapshots: &Snapshots, out: &Path) -> anyhow::Result<()> {
+fn features(
+    ui: &Ui,
+    config: &Config,
+    snapshots: &Snapshots,
+    levels: Option<&Levels>,
+    out: &Path,
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let builder = feature_builder(ui, config, snapshots, None)?;
+    let builder = feature_builder(ui, config, snapshots, levels)?;
     let metadata = vec![
         ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("pql.input_report".to_string(), serde_json::to_string(builder.report())?),
@@ -662,6 +682,7 @@ fn quickstart(ui: &Ui, config_path: &Path, out: &Path) -> anyhow::Result<()> {
             from: first,
             to: latest,
         },
+        None,
         &table,
     )?;
     ui.result("\n2/3 training".to_string());

@@ -25,12 +25,14 @@ mod error;
 pub mod policy;
 pub mod reasons;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use ndarray::Array2;
 use polars::prelude::*;
 use pql_features::FeatureDef;
+use pql_train::matrix::FeatureColumns;
 use pql_train::Artifact;
 use rayon::prelude::*;
 
@@ -125,16 +127,17 @@ impl<'a> Scorer<'a> {
     /// ignored), sorted by probability, highest first (ties by `account_id`).
     pub fn score(&self, table: &DataFrame, policy: &TierPolicy) -> Result<Scores, ScoreError> {
         let artifact = self.artifact;
-        let x = pql_train::matrix::feature_matrix(table, &artifact.feature_names())?;
-        let probabilities = artifact.predict(x.view());
+        let x = FeatureColumns::from_table(table, &artifact.feature_names())?;
+        let probabilities = artifact.predict_columns(&x);
         let ids = table.column("account_id")?.cast(&DataType::String)?;
-        let ids = ids.str()?;
+        let ids: Vec<Option<&str>> = ids.str()?.iter().collect();
         let mut order: Vec<IdxSize> = (0..table.height() as IdxSize).collect();
-        order.par_sort_by(|&a, &b| {
+        order.par_sort_unstable_by(|&a, &b| {
             let (a, b) = (a as usize, b as usize);
             probabilities[b]
                 .total_cmp(&probabilities[a])
-                .then_with(|| ids.get(a).cmp(&ids.get(b)))
+                .then_with(|| ids[a].cmp(&ids[b]))
+                .then(a.cmp(&b))
         });
         let sorted: Vec<f64> = order.iter().map(|&i| probabilities[i as usize]).collect();
         let tiers = policy.tiers(&artifact.thresholds, &sorted);
@@ -181,20 +184,38 @@ impl<'a> Scorer<'a> {
         Ok(Scores { frame, summary })
     }
 
-    /// The top [`REASONS`] positive contributions of each row, in `order`, as phrases.
-    fn reasons(&self, x: &Array2<f64>, order: &[IdxSize]) -> Vec<[Option<String>; REASONS]> {
-        let model = &self.artifact.model;
+    /// The top [`REASONS`] positive contributions of each row, in `order`, as phrases. Rows are done in
+    /// parallel blocks, each phrasing a `(feature, value)` pair once.
+    fn reasons(&self, x: &FeatureColumns, order: &[IdxSize]) -> Vec<[Option<Arc<str>>; REASONS]> {
+        /// Rows whose contributions are computed together (see `Explainer::contributions_of_rows`).
+        const BATCH: usize = 256;
+        let explainer = self.artifact.model.explainer();
         let defs = &self.artifact.features;
         order
-            .par_iter()
-            .map_init(
-                || vec![0.0; defs.len()],
-                |phi, &i| {
-                    let row = x.row(i as usize);
-                    model.contributions(row, phi);
-                    top_positive(phi).map(|j| j.map(|j| reasons::phrase(&defs[j], row[j])))
-                },
-            )
+            .par_chunks(8192)
+            .flat_map_iter(|block| {
+                let mut phrases: HashMap<(usize, u64), Arc<str>> = HashMap::new();
+                let mut reasons = Vec::with_capacity(block.len());
+                let mut phi = Array2::zeros((BATCH, defs.len()));
+                let mut rows = Array2::zeros((0, 0));
+                for batch in block.chunks(BATCH) {
+                    let indices: Vec<usize> = batch.iter().map(|&i| i as usize).collect();
+                    x.gather(&indices, &mut rows);
+                    explainer.contributions_of_rows(rows.view(), phi.view_mut());
+                    for (row, phi) in rows.rows().into_iter().zip(phi.rows()) {
+                        let top = top_positive(phi.as_slice().expect("a standard-layout row"));
+                        reasons.push(top.map(|j| {
+                            j.map(|j| {
+                                phrases
+                                    .entry((j, row[j].to_bits()))
+                                    .or_insert_with(|| reasons::phrase(&defs[j], row[j]).into())
+                                    .clone()
+                            })
+                        }));
+                    }
+                }
+                reasons
+            })
             .collect()
     }
 
@@ -209,7 +230,7 @@ impl<'a> Scorer<'a> {
         let artifact = self.artifact;
         let x = pql_train::matrix::feature_matrix(&table.slice(row as i64, 1), &artifact.feature_names())?;
         let mut phi = vec![0.0; artifact.features.len()];
-        artifact.model.contributions(x.row(0), &mut phi);
+        artifact.model.explainer().contributions(x.row(0), &mut phi);
         let mut contributions: Vec<Contribution> = artifact
             .features
             .iter()

@@ -112,7 +112,7 @@ fn period_words(period: LimitPeriod) -> &'static str {
 /// A whole number as is, else two decimals.
 fn number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
+        (value as i64).to_string()
     } else {
         format!("{value:.2}")
     }

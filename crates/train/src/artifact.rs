@@ -142,11 +142,18 @@ impl Artifact {
 
     /// Calibrated probabilities of conversion for rows of the model's features.
     pub fn predict(&self, x: ndarray::ArrayView2<f64>) -> Vec<f64> {
-        self.model
-            .predict(x)
-            .into_iter()
-            .map(|p| self.calibration.apply(p))
-            .collect()
+        self.calibrate(self.model.predict(x))
+    }
+
+    /// Calibrated probabilities of conversion for the rows of the model's feature columns.
+    pub fn predict_columns(&self, columns: &crate::matrix::FeatureColumns) -> Vec<f64> {
+        self.calibrate(self.model.predict_columns(columns))
+    }
+
+    fn calibrate(&self, mut p: Vec<f64>) -> Vec<f64> {
+        use rayon::prelude::*;
+        p.par_iter_mut().for_each(|p| *p = self.calibration.apply(*p));
+        p
     }
 
     /// The feature names, in column order.

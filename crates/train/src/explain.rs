@@ -4,14 +4,29 @@
 //! - **Logistic**: the baseline is the intercept (the log-odds of a row at the training means) and a
 //!   feature contributes `weight · (x − mean) / scale`.
 //! - **Boosted trees**: path-dependent TreeSHAP (Lundberg et al., *Consistent individualized feature
-//!   attribution for tree ensembles*, 2018, Algorithm 2): the Shapley values of the trees' conditional
-//!   expectations, with a missing feature averaged over both branches in proportion to the training rows
-//!   that took them. The baseline is the base score plus each tree's row-weighted mean leaf.
+//!   attribution for tree ensembles*, 2018): the Shapley values of the trees' conditional expectations,
+//!   with a feature left out averaged over both branches in proportion to the training rows that took
+//!   them. The baseline is the base score plus each tree's row-weighted mean leaf.
+//!
+//!   A leaf's share of the Shapley values depends only on which of the distinct features on its path the
+//!   row agrees with (goes the path's way at every split on it). [`Model::explainer`] tabulates the leaves'
+//!   values for every such pattern, shortest paths first within [`TABLE_BUDGET`], as Fast TreeSHAP v2 does
+//!   (Yang, *Fast TreeSHAP*, 2021), so most leaves cost a lookup per row; other leaves' values are computed
+//!   for the row's pattern with the same path algebra (Lundberg's Algorithm 2). Trees go over blocks of
+//!   rows one at a time ([`Explainer::contributions_of_rows`]) so their tables stay in cache.
 
-use ndarray::ArrayView1;
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use rayon::prelude::*;
 
-use crate::boost::{Boosted, Node, Tree};
+use crate::boost::{Node, Tree};
 use crate::model::{LinearModel, Model};
+
+/// Numbers in all leaf tables together, at most (128 MiB): leaves are tabulated shortest path first
+/// (`2^n · n` numbers for `n` features) until the next would not fit.
+pub const TABLE_BUDGET: usize = 1 << 24;
+
+/// Leaves testing more distinct features than this are never tabulated.
+pub const MAX_TABLE_FEATURES: usize = 16;
 
 impl Model {
     /// The raw log-odds of a row whose contributions are all zero.
@@ -22,31 +37,84 @@ impl Model {
         }
     }
 
+    /// Prepares the model to give the contributions of rows (the trees' leaf tables).
+    pub fn explainer(&self) -> Explainer<'_> {
+        match self {
+            Model::Logistic(m) => Explainer::Linear(m),
+            Model::Boosted(b) => {
+                let mut trees: Vec<TreeTable> = b.trees.iter().map(TreeTable::new).collect();
+                // Which leaves fit the budget, shortest paths first (ties in tree order).
+                let mut sizes: Vec<(usize, usize, usize)> = trees
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(t, tree)| {
+                        tree.leaves
+                            .iter()
+                            .enumerate()
+                            .map(move |(l, leaf)| (leaf.features.len(), t, l))
+                    })
+                    .filter(|&(d, _, _)| d <= MAX_TABLE_FEATURES)
+                    .collect();
+                sizes.sort_unstable();
+                let mut used = 0;
+                for (d, t, l) in sizes {
+                    used += (1 << d) * d;
+                    if used > TABLE_BUDGET {
+                        break;
+                    }
+                    trees[t].leaves[l].table = Some(Vec::new());
+                }
+                trees.par_iter_mut().for_each(TreeTable::tabulate);
+                Explainer::Trees(trees)
+            }
+        }
+    }
+}
+
+/// A model prepared to give per-row contributions.
+pub enum Explainer<'a> {
+    /// The linear model's terms.
+    Linear(&'a LinearModel),
+    /// Each tree's leaves.
+    Trees(Vec<TreeTable>),
+}
+
+impl Explainer<'_> {
     /// Each feature's contribution to the raw log-odds of `row`, written into `out` (one per feature).
     ///
     /// # Panics
     /// If `row` or `out` is shorter than the model's features.
     pub fn contributions(&self, row: ArrayView1<f64>, out: &mut [f64]) {
+        let features = out.len();
+        let out = ArrayViewMut2::from_shape((1, features), out).expect("one row of the slice's length");
+        self.contributions_of_rows(row.insert_axis(Axis(0)), out);
+    }
+
+    /// The contributions of each row of `rows` (one row of `out` each). Trees go one at a time over all
+    /// the rows, so each tree's tables stay in cache: give blocks of a few hundred rows.
+    ///
+    /// # Panics
+    /// If `out` has fewer rows than `rows`, or either has fewer columns than the model's features.
+    pub fn contributions_of_rows(&self, rows: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
         match self {
-            Model::Logistic(m) => linear_contributions(m, row, out),
-            Model::Boosted(b) => tree_contributions(b, row, out),
+            Explainer::Linear(m) => {
+                let s = &m.standardizer;
+                for (row, mut out) in rows.rows().into_iter().zip(out.rows_mut()) {
+                    for (j, out) in out.iter_mut().enumerate().take(m.weights.len()) {
+                        *out = m.weights[j] * (row[j] - s.means[j]) / s.scales[j];
+                    }
+                }
+            }
+            Explainer::Trees(trees) => {
+                out.fill(0.0);
+                let mut scratch = Scratch::default();
+                for tree in trees {
+                    for (row, mut out) in rows.rows().into_iter().zip(out.rows_mut()) {
+                        tree.add(row, &mut out, &mut scratch);
+                    }
+                }
+            }
         }
-    }
-}
-
-fn linear_contributions(m: &LinearModel, row: ArrayView1<f64>, out: &mut [f64]) {
-    let s = &m.standardizer;
-    for (j, out) in out.iter_mut().enumerate().take(m.weights.len()) {
-        *out = m.weights[j] * (row[j] - s.means[j]) / s.scales[j];
-    }
-}
-
-fn tree_contributions(b: &Boosted, row: ArrayView1<f64>, out: &mut [f64]) {
-    out.fill(0.0);
-    let mut path = Vec::new();
-    for tree in &b.trees {
-        path.clear();
-        tree_shap(tree, row, out, &mut path, 0, 0, 0, 1.0, 1.0, NO_FEATURE);
     }
 }
 
@@ -71,138 +139,205 @@ impl Tree {
     }
 }
 
-/// The feature of the path's root element, which no split tests.
-const NO_FEATURE: usize = usize::MAX;
+/// One tree's splits and leaves, ready for many rows.
+pub struct TreeTable {
+    /// `(feature, threshold)` of each node (unused for leaves).
+    splits: Vec<(usize, f64)>,
+    leaves: Vec<Leaf>,
+}
 
-/// One feature on the path from the root: the share of rows that follow the path when the feature is
-/// unknown (`zero`), whether the row itself follows it (`one`), and the permutation weight.
+/// A leaf's path and, for a short path, its contributions for every agreement pattern.
+struct Leaf {
+    /// The splits on the path: node, whether the path goes left there, and the slot of its feature.
+    steps: Vec<(usize, bool, usize)>,
+    /// The distinct features of the path, by slot.
+    features: Vec<usize>,
+    /// By slot: the share of the training rows that follow the path at the feature's splits.
+    zeros: Vec<f64>,
+    /// The leaf's value.
+    value: f64,
+    /// For a pattern `s` (bit `k` set when the row agrees with slot `k`'s feature), slot `k`'s contribution
+    /// is `table[s · features.len() + k]`; `None` when the leaf is not tabulated (see [`TABLE_BUDGET`]).
+    table: Option<Vec<f64>>,
+}
+
+/// Buffers reused across trees and rows.
+#[derive(Default)]
+struct Scratch {
+    agrees: Vec<bool>,
+    path: Vec<PathElement>,
+    values: Vec<f64>,
+}
+
+impl TreeTable {
+    fn new(tree: &Tree) -> TreeTable {
+        let splits = tree
+            .nodes
+            .iter()
+            .map(|node| match *node {
+                Node::Split { feature, threshold, .. } => (feature, threshold),
+                Node::Leaf { .. } => (0, f64::NAN),
+            })
+            .collect();
+        let mut leaves = Vec::new();
+        // Depth first: (node, steps to it, distinct features, their shares of rows).
+        let mut stack = vec![(0usize, Vec::new(), Vec::new(), Vec::new())];
+        while let Some((node, steps, features, zeros)) = stack.pop() {
+            match tree.nodes[node] {
+                Node::Leaf { value, .. } => leaves.push(Leaf {
+                    steps,
+                    features,
+                    zeros,
+                    value,
+                    table: None,
+                }),
+                Node::Split {
+                    feature, left, right, ..
+                } => {
+                    for (child, goes_left) in [(left, true), (right, false)] {
+                        let (mut steps, mut features, mut zeros) = (steps.clone(), features.clone(), zeros.clone());
+                        let share = tree.rows(child) / tree.rows(node);
+                        let slot = match features.iter().position(|&f| f == feature) {
+                            Some(slot) => {
+                                zeros[slot] *= share;
+                                slot
+                            }
+                            None => {
+                                features.push(feature);
+                                zeros.push(share);
+                                features.len() - 1
+                            }
+                        };
+                        steps.push((node, goes_left, slot));
+                        stack.push((child, steps, features, zeros));
+                    }
+                }
+            }
+        }
+        TreeTable { splits, leaves }
+    }
+
+    /// Fills the tables of the leaves marked with an empty one.
+    fn tabulate(&mut self) {
+        let mut path = Vec::new();
+        for leaf in &mut self.leaves {
+            if let Some(table) = &mut leaf.table {
+                let d = leaf.features.len();
+                table.resize((1 << d) * d, 0.0);
+                for (pattern, values) in table.chunks_mut(d.max(1)).enumerate() {
+                    leaf_values(&leaf.zeros, leaf.value, pattern, &mut path, values);
+                }
+            }
+        }
+    }
+
+    /// Adds the tree's contributions for `row` to `out`.
+    fn add(&self, row: ArrayView1<f64>, out: &mut ArrayViewMut1<f64>, scratch: &mut Scratch) {
+        let Scratch { agrees, path, values } = scratch;
+        agrees.clear();
+        agrees.extend(
+            self.splits
+                .iter()
+                .map(|&(feature, threshold)| row[feature] <= threshold),
+        );
+        for leaf in &self.leaves {
+            let d = leaf.features.len();
+            let mut pattern = (1usize << d) - 1;
+            for &(node, goes_left, slot) in &leaf.steps {
+                if agrees[node] != goes_left {
+                    pattern &= !(1 << slot);
+                }
+            }
+            let values: &[f64] = match &leaf.table {
+                Some(table) => &table[pattern * d..(pattern + 1) * d],
+                None => {
+                    values.resize(d, 0.0);
+                    leaf_values(&leaf.zeros, leaf.value, pattern, path, values);
+                    values
+                }
+            };
+            for (&feature, value) in leaf.features.iter().zip(values) {
+                out[feature] += value;
+            }
+        }
+    }
+}
+
+/// One feature on a leaf's path: the share of rows that follow the path when the feature is left out
+/// (`zero`), whether the row follows it (`one`, 0 or 1), and the permutation weight.
 #[derive(Debug, Clone, Copy)]
 struct PathElement {
-    feature: usize,
     zero: f64,
     one: f64,
     weight: f64,
 }
 
-/// Visits `node`, whose parent's unique path is `path[parent_start..parent_start + parent_len]`; this
-/// node's path is stored right after it.
-#[allow(clippy::too_many_arguments)]
-fn tree_shap(
-    tree: &Tree,
-    row: ArrayView1<f64>,
-    phi: &mut [f64],
-    path: &mut Vec<PathElement>,
-    parent_start: usize,
-    parent_len: usize,
-    node: usize,
-    zero: f64,
-    one: f64,
-    feature: usize,
-) {
-    let start = parent_start + parent_len;
-    path.truncate(start);
-    path.extend_from_within(parent_start..start);
-    let mut depth = parent_len;
+/// The contributions of a leaf of `value` to its path's distinct features, whose shares of rows are
+/// `zeros`, for a row whose agreement `pattern` has bit `k` set when it agrees with feature `k`; written to
+/// `out` by slot.
+fn leaf_values(zeros: &[f64], value: f64, pattern: usize, path: &mut Vec<PathElement>, out: &mut [f64]) {
+    let d = zeros.len();
+    path.clear();
     path.push(PathElement {
-        feature,
-        zero,
-        one,
-        weight: if depth == 0 { 1.0 } else { 0.0 },
+        zero: 1.0,
+        one: 1.0,
+        weight: 1.0,
     });
-    extend(&mut path[start..], depth);
-    match tree.nodes[node] {
-        Node::Leaf { value, .. } => {
-            let own = &path[start..];
-            for i in 1..=depth {
-                let element = own[i];
-                phi[element.feature] += unwound_sum(own, depth, i) * (element.one - element.zero) * value;
-            }
-        }
-        Node::Split {
-            feature: split,
-            threshold,
-            left,
-            right,
-            rows,
-            ..
-        } => {
-            let (hot, cold) = if row[split] <= threshold {
-                (left, right)
-            } else {
-                (right, left)
-            };
-            let rows = f64::from(rows);
-            let (mut incoming_zero, mut incoming_one) = (1.0, 1.0);
-            // A feature split on again: undo its earlier element and redo it here.
-            if let Some(k) = (1..=depth).find(|&k| path[start + k].feature == split) {
-                incoming_zero = path[start + k].zero;
-                incoming_one = path[start + k].one;
-                unwind(&mut path[start..], depth, k);
-                depth -= 1;
-            }
-            let hot_zero = tree.rows(hot) / rows * incoming_zero;
-            let cold_zero = tree.rows(cold) / rows * incoming_zero;
-            tree_shap(
-                tree,
-                row,
-                phi,
-                path,
-                start,
-                depth + 1,
-                hot,
-                hot_zero,
-                incoming_one,
-                split,
-            );
-            tree_shap(tree, row, phi, path, start, depth + 1, cold, cold_zero, 0.0, split);
-        }
+    for (k, &zero) in zeros.iter().enumerate() {
+        let one = if pattern & (1 << k) != 0 { 1.0 } else { 0.0 };
+        path.push(PathElement { zero, one, weight: 0.0 });
+        extend(path, k + 1);
+    }
+    for (k, out) in out.iter_mut().enumerate().take(d) {
+        let element = path[k + 1];
+        *out = unwound_sum(path, d, k + 1) * (element.one - element.zero) * value;
     }
 }
 
-/// Updates the permutation weights for the element just added at `depth`.
+/// `1 / k` for small `k`: the path algebra multiplies by these instead of dividing, which keeps its
+/// loop-carried chains short.
+const RECIPROCALS: [f64; 257] = {
+    let mut table = [0.0; 257];
+    let mut k = 1;
+    while k < 257 {
+        table[k] = 1.0 / k as f64;
+        k += 1;
+    }
+    table
+};
+
+fn reciprocal(k: usize) -> f64 {
+    RECIPROCALS.get(k).copied().unwrap_or(1.0 / k as f64)
+}
+
+/// Updates the permutation weights for the element just added at `depth` (Lundberg's EXTEND).
 fn extend(path: &mut [PathElement], depth: usize) {
     let PathElement { zero, one, .. } = path[depth];
-    let d = (depth + 1) as f64;
+    let inverse = reciprocal(depth + 1);
     for i in (0..depth).rev() {
-        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / d;
-        path[i].weight = zero * path[i].weight * (depth - i) as f64 / d;
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 * inverse;
+        path[i].weight = zero * path[i].weight * (depth - i) as f64 * inverse;
     }
 }
 
-/// Removes element `k` from a path of `depth + 1` elements, undoing its [`extend`].
-fn unwind(path: &mut [PathElement], depth: usize, k: usize) {
-    let PathElement { zero, one, .. } = path[k];
-    let d = (depth + 1) as f64;
-    let mut next = path[depth].weight;
-    for i in (0..depth).rev() {
-        if one != 0.0 {
-            let kept = path[i].weight;
-            path[i].weight = next * d / ((i + 1) as f64 * one);
-            next = kept - path[i].weight * zero * (depth - i) as f64 / d;
-        } else {
-            path[i].weight = path[i].weight * d / (zero * (depth - i) as f64);
-        }
-    }
-    for i in k..depth {
-        path[i].feature = path[i + 1].feature;
-        path[i].zero = path[i + 1].zero;
-        path[i].one = path[i + 1].one;
-    }
-}
-
-/// The total permutation weight of the path with element `k` removed, without changing the path.
+/// The total permutation weight of the path with element `k` left out (Lundberg's UNWOUND-SUM). As `one`
+/// is 0 or 1, dividing by it is dividing by 1.
 fn unwound_sum(path: &[PathElement], depth: usize, k: usize) -> f64 {
     let PathElement { zero, one, .. } = path[k];
     let d = (depth + 1) as f64;
-    let mut next = path[depth].weight;
     let mut total = 0.0;
-    for i in (0..depth).rev() {
-        if one != 0.0 {
-            let share = next * d / ((i + 1) as f64 * one);
+    if one != 0.0 {
+        let inverse = reciprocal(depth + 1);
+        let mut next = path[depth].weight;
+        for i in (0..depth).rev() {
+            let share = next * d * reciprocal(i + 1);
             total += share;
-            next = path[i].weight - share * zero * (depth - i) as f64 / d;
-        } else if zero != 0.0 {
-            total += path[i].weight / zero / ((depth - i) as f64 / d);
+            next = path[i].weight - share * zero * (depth - i) as f64 * inverse;
+        }
+    } else if zero != 0.0 {
+        let inverse_zero = 1.0 / zero;
+        for i in (0..depth).rev() {
+            total += path[i].weight * inverse_zero * d * reciprocal(depth - i);
         }
     }
     total

@@ -2,7 +2,8 @@
 //! polars column slices, with the ndarray version linfa uses), the labels, and a standardiser that
 //! remembers each column's mean and spread so scoring applies exactly the training transform.
 
-use ndarray::{Array2, Axis};
+use ndarray::parallel::prelude::*;
+use ndarray::{Array2, Axis, ShapeBuilder};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -56,21 +57,79 @@ fn column_error(name: &str, err: PolarsError) -> MatrixError {
     }
 }
 
-/// The named feature columns of every row of `table`, as a row-major matrix.
-pub fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Array2<f64>, MatrixError> {
-    let mut x = Array2::<f64>::zeros((table.height(), names.len()));
-    for (j, name) in names.iter().enumerate() {
-        let column = table.column(name).map_err(|e| column_error(name, e))?;
-        let values = column.cast(&DataType::Float64).map_err(|e| column_error(name, e))?;
-        let values = values.f64().map_err(|e| column_error(name, e))?;
-        for (row, (out, value)) in x.column_mut(j).iter_mut().zip(values.iter()).enumerate() {
-            *out = value.filter(|v| v.is_finite()).ok_or_else(|| MatrixError::NotFinite {
-                name: name.clone(),
-                row,
-            })?;
+/// The named feature columns of a table as checked `f64` columns (every value finite), read in place:
+/// scoring works from these without copying the whole table into a matrix.
+pub struct FeatureColumns {
+    columns: Vec<Float64Chunked>,
+    rows: usize,
+}
+
+impl FeatureColumns {
+    /// The named columns of `table`, cast to `f64`.
+    pub fn from_table(table: &DataFrame, names: &[String]) -> Result<Self, MatrixError> {
+        let columns = names
+            .iter()
+            .map(|name| {
+                let column = table.column(name).map_err(|e| column_error(name, e))?;
+                let column = column.cast(&DataType::Float64).map_err(|e| column_error(name, e))?;
+                let values = column.f64().map_err(|e| column_error(name, e))?.rechunk().into_owned();
+                let not_finite = |row| MatrixError::NotFinite {
+                    name: name.clone(),
+                    row,
+                };
+                match values.cont_slice() {
+                    Ok(slice) => match slice.iter().position(|v| !v.is_finite()) {
+                        Some(row) => Err(not_finite(row)),
+                        None => Ok(values),
+                    },
+                    Err(_) => Err(not_finite(values.iter().position(|v| v.is_none()).unwrap_or(0))),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FeatureColumns {
+            columns,
+            rows: table.height(),
+        })
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Column `j`.
+    pub fn column(&self, j: usize) -> &[f64] {
+        self.columns[j].cont_slice().expect("checked: one chunk without nulls")
+    }
+
+    /// The rows `rows`, in that order, as a row-major matrix written into `out` (resized to fit).
+    pub fn gather(&self, rows: &[usize], out: &mut Array2<f64>) {
+        if out.dim() != (rows.len(), self.columns.len()) {
+            *out = Array2::zeros((rows.len(), self.columns.len()));
+        }
+        for j in 0..self.columns.len() {
+            let column = self.column(j);
+            for (out, &i) in out.column_mut(j).iter_mut().zip(rows) {
+                *out = column[i];
+            }
         }
     }
-    Ok(x)
+}
+
+/// The named feature columns of every row of `table`, as a row-major matrix.
+pub fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Array2<f64>, MatrixError> {
+    let columns = FeatureColumns::from_table(table, names)?;
+    let mut x = Array2::<f64>::zeros((table.height(), names.len()).f());
+    x.axis_iter_mut(Axis(1))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(j, mut column)| {
+            column
+                .as_slice_mut()
+                .expect("a column of a column-major matrix is contiguous")
+                .copy_from_slice(columns.column(j))
+        });
+    Ok(x.as_standard_layout().into_owned())
 }
 
 impl LabelledMatrix {

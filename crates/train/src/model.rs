@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::boost::{BoostParams, Boosted};
 use crate::logistic::{sigmoid, LogisticParams};
-use crate::matrix::{LabelledMatrix, Standardizer};
+use crate::matrix::{FeatureColumns, LabelledMatrix, Standardizer};
+use rayon::prelude::*;
 
 /// A model family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +123,43 @@ impl Settings {
 }
 
 impl Model {
+    /// Raw probabilities for the rows of checked feature columns (in the model's order), without copying
+    /// them into a matrix: the linear model adds one contiguous column at a time, the trees walk blocks of
+    /// gathered rows; both in parallel over blocks of rows.
+    pub fn predict_columns(&self, columns: &FeatureColumns) -> Vec<f64> {
+        const BLOCK: usize = 4096;
+        let mut p = vec![0.0; columns.rows()];
+        match self {
+            Model::Logistic(m) => {
+                let s = &m.standardizer;
+                let weights: Vec<f64> = m.weights.iter().zip(&s.scales).map(|(w, scale)| w / scale).collect();
+                let offset = m.intercept - weights.iter().zip(&s.means).map(|(w, mean)| w * mean).sum::<f64>();
+                p.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
+                    let start = b * BLOCK;
+                    block.fill(offset);
+                    for (j, &w) in weights.iter().enumerate() {
+                        let column = &columns.column(j)[start..start + block.len()];
+                        for (z, &x) in block.iter_mut().zip(column) {
+                            *z += w * x;
+                        }
+                    }
+                    block.iter_mut().for_each(|z| *z = sigmoid(*z));
+                });
+            }
+            Model::Boosted(b) => {
+                p.par_chunks_mut(BLOCK).enumerate().for_each(|(k, block)| {
+                    let rows: Vec<usize> = (k * BLOCK..k * BLOCK + block.len()).collect();
+                    let mut x = ndarray::Array2::zeros((0, 0));
+                    columns.gather(&rows, &mut x);
+                    for (p, row) in block.iter_mut().zip(x.rows()) {
+                        *p = sigmoid(b.raw_score(row));
+                    }
+                });
+            }
+        }
+        p
+    }
+
     /// The family.
     pub fn kind(&self) -> ModelKind {
         match self {
@@ -134,9 +172,12 @@ impl Model {
     pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
         match self {
             Model::Logistic(m) => {
-                let z = m.standardizer.transform(&x.to_owned());
-                let weights = ndarray::ArrayView1::from(&m.weights);
-                z.dot(&weights).iter().map(|&v| sigmoid(v + m.intercept)).collect()
+                // Σ w (x − mean) / scale = Σ (w / scale) x − Σ w mean / scale: no standardised copy of x.
+                let s = &m.standardizer;
+                let weights: ndarray::Array1<f64> =
+                    m.weights.iter().zip(&s.scales).map(|(w, scale)| w / scale).collect();
+                let offset = m.intercept - weights.iter().zip(&s.means).map(|(w, mean)| w * mean).sum::<f64>();
+                x.dot(&weights).iter().map(|&v| sigmoid(v + offset)).collect()
             }
             Model::Boosted(b) => b.predict_proba(x).to_vec(),
         }

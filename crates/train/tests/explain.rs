@@ -4,6 +4,7 @@
 
 use ndarray::{Array2, ArrayView1};
 use pql_train::boost::{BoostParams, Boosted, Node, Tree};
+use pql_train::explain::MAX_TABLE_FEATURES;
 use pql_train::matrix::{LabelledMatrix, Standardizer};
 use pql_train::model::{LinearModel, Model, Settings};
 use rand::{Rng, SeedableRng};
@@ -84,26 +85,79 @@ fn brute_force_shapley(model: &Boosted, row: ArrayView1<f64>, d: usize) -> Vec<f
 
 #[test]
 fn tree_contributions_are_the_shapley_values_of_the_conditional_expectations() {
-    let d = 5;
-    let (x, labels) = data(3000, d, 3);
-    let model = boosted(&x, &labels, 8);
-    assert!(model.trees.iter().any(|t| {
-        // At least one tree tests a feature twice on a path, so the unwinding is exercised.
-        t.nodes
+    for (d, leaves, rows_checked) in [(5, 12, 50), (8, 40, 10)] {
+        let (x, labels) = data(4000, d, 3);
+        let model = BoostParams::default()
+            .max_leaves(leaves)
+            .min_leaf_rows(1)
+            .learning_rate(0.3)
+            .max_trees(6)
+            .check()
+            .unwrap()
+            .fit(x.view(), &labels, None)
+            .unwrap();
+        // A feature tested twice on one path exercises the shares of repeated splits.
+        assert!(model.trees.iter().any(|t| t
+            .nodes
             .iter()
             .filter(|n| matches!(n, Node::Split { feature: 0, .. }))
             .count()
-            > 1
-    }));
-    let model = Model::Boosted(model);
+            > 1));
+        let wrapped = Model::Boosted(model.clone());
+        let explainer = wrapped.explainer();
+        let mut phi = vec![0.0; d];
+        for r in 0..rows_checked {
+            let row = x.row(r);
+            explainer.contributions(row, &mut phi);
+            let want = brute_force_shapley(&model, row, d);
+            for (got, want) in phi.iter().zip(&want) {
+                assert!((got - want).abs() < 1e-12, "row {r}: {phi:?} vs {want:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_path_too_long_to_tabulate_gives_the_shapley_values_too() {
+    // A chain of splits on features 0, 1, …, d − 1 and then 3 again: its deepest leaves test more than
+    // MAX_TABLE_FEATURES features, so their values are computed per row.
+    let d = MAX_TABLE_FEATURES + 2;
+    let features: Vec<usize> = (0..d).chain([3]).collect();
+    let mut nodes = Vec::new();
+    let mut rows = 100 * (features.len() as u32 + 1);
+    for (k, &feature) in features.iter().enumerate() {
+        let at = nodes.len();
+        nodes.push(Node::Split {
+            feature,
+            threshold: 0.5 + 0.1 * (k / d) as f64,
+            left: at + 1,
+            right: at + 2,
+            gain: 1.0,
+            rows,
+        });
+        nodes.push(Node::Leaf {
+            value: (k as f64).sin(),
+            rows: 100,
+        });
+        rows -= 100;
+    }
+    nodes.push(Node::Leaf { value: 0.7, rows });
+    let model = Boosted {
+        base_score: -2.0,
+        trees: vec![Tree { nodes }],
+        validation_log_loss: Vec::new(),
+    };
+    let wrapped = Model::Boosted(model.clone());
+    let explainer = wrapped.explainer();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let mut phi = vec![0.0; d];
-    for r in 0..50 {
-        let row = x.row(r);
-        model.contributions(row, &mut phi);
-        let Model::Boosted(b) = &model else { unreachable!() };
-        let want = brute_force_shapley(b, row, d);
+    for _ in 0..3 {
+        // Mostly right of every split (down the chain), with a few left turns.
+        let row = ndarray::Array1::from_shape_fn(d, |_| if rng.gen::<f64>() < 0.9 { 1.0 } else { 0.0 });
+        explainer.contributions(row.view(), &mut phi);
+        let want = brute_force_shapley(&model, row.view(), d);
         for (got, want) in phi.iter().zip(&want) {
-            assert!((got - want).abs() < 1e-12, "row {r}: {phi:?} vs {want:?}");
+            assert!((got - want).abs() < 1e-12, "{phi:?} vs {want:?}");
         }
     }
 }
@@ -124,8 +178,9 @@ fn contributions_add_up_to_the_raw_log_odds() {
     let mut phi = vec![0.0; 6];
     for model in &models {
         let raw = model.predict(x.view());
+        let explainer = model.explainer();
         for (r, p) in raw.iter().enumerate().take(200) {
-            model.contributions(x.row(r), &mut phi);
+            explainer.contributions(x.row(r), &mut phi);
             let log_odds = model.baseline() + phi.iter().sum::<f64>();
             assert!(
                 (log_odds - (p / (1.0 - p)).ln()).abs() < 1e-9,
@@ -148,7 +203,9 @@ fn a_linear_contribution_is_the_weight_times_the_standardised_value() {
         weights: vec![0.5, -1.0],
     });
     let mut phi = vec![0.0; 2];
-    model.contributions(ndarray::arr1(&[10.0, 0.25]).view(), &mut phi);
+    model
+        .explainer()
+        .contributions(ndarray::arr1(&[10.0, 0.25]).view(), &mut phi);
     assert_eq!(phi, vec![0.5 * 8.0 / 4.0, -0.25]);
     assert_eq!(model.baseline(), -3.0);
 }
