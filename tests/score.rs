@@ -262,7 +262,9 @@ fn explain_shows_importances_and_one_accounts_contributions_adding_up_to_its_sco
     let scores = read(&dir.join("scores.csv"));
     let account = strings(&scores, "account_id")[0].clone().unwrap();
     let probability = floats(&scores, "probability")[0];
-    let out = dir.pql_ok(&[
+    // With -v, logs on stderr; the result on stdout is unchanged.
+    let run = dir.pql(&[
+        "-v",
         "explain",
         "--model",
         model,
@@ -273,6 +275,10 @@ fn explain_shows_importances_and_one_accounts_contributions_adding_up_to_its_sco
         "--as-of",
         "2025-04-14",
     ]);
+    assert!(run.status.success());
+    let logs = String::from_utf8(run.stderr).unwrap();
+    assert!(logs.contains("INFO") && logs.contains("inputs prepared"), "{logs}");
+    let out = String::from_utf8(run.stdout).unwrap();
     assert!(
         out.contains(&format!(
             "account {account} as of 2025-04-14: probability {probability:.4}"
