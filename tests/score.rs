@@ -381,7 +381,11 @@ fn readme_main_job_quickstart_runs_the_pipeline_on_the_bundled_sample() {
     let scores = read(&dir.join("qs/scores.csv"));
     assert!(scores.height() > 1000);
     assert!(dir.join("qs/features.parquet").exists());
-    assert_eq!(std::fs::read_dir(dir.join("qs/models")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(dir.join("qs/models")).unwrap().count(),
+        2,
+        "a model and the registry"
+    );
     let quiet = dir.pql(&[
         "--quiet",
         "quickstart",
@@ -392,4 +396,41 @@ fn readme_main_job_quickstart_runs_the_pipeline_on_the_bundled_sample() {
     ]);
     assert!(quiet.status.success());
     assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty(), "{quiet:?}");
+}
+
+#[test]
+fn training_registers_models_and_the_champion_scores() {
+    let Trained { dir, artifact, .. } = trained();
+    let first = artifact["model_id"].as_str().unwrap().to_string();
+    dir.pql_ok(&[
+        "train",
+        "--config",
+        "data/pql.toml",
+        "--features",
+        "features.parquet",
+        "--model",
+        "boosted",
+        "--backtest",
+        "0",
+        "--out",
+        "models",
+    ]);
+    let listed = dir.pql_ok(&["models", "--models", "models"]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(
+        lines[1].starts_with(&first) && lines[1].contains("champion"),
+        "{listed}"
+    );
+    assert!(
+        lines[2].contains("candidate") && lines[2].contains("boosted"),
+        "{listed}"
+    );
+    dir.pql_ok(&score_args("models/champion", "2025-04-14", "champion.csv", &[]));
+    let scores = read(&dir.join("champion.csv"));
+    assert!(strings(&scores, "model_id")
+        .iter()
+        .all(|m| m.as_deref() == Some(first.as_str())));
+    let err = dir.pql_err(&score_args("elsewhere/champion", "2025-04-14", "x.csv", &[]));
+    assert!(err.contains("no champion model yet"), "{err}");
 }

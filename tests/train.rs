@@ -16,8 +16,9 @@ fn model_dir(dir: &Dir, models: &str) -> std::path::PathBuf {
     let entries: Vec<_> = std::fs::read_dir(dir.join(models))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("registry.json"))
         .collect();
-    assert_eq!(entries.len(), 1, "one model directory and nothing else: {entries:?}");
+    assert_eq!(entries.len(), 1, "one model directory and the registry: {entries:?}");
     entries[0].clone()
 }
 

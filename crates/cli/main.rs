@@ -154,7 +154,7 @@ enum Command {
         /// The pql.toml describing the data (not needed with --features).
         #[arg(long, required_unless_present = "features")]
         config: Option<PathBuf>,
-        /// The model directory (models/<model_id>) or its model.json.
+        /// The model directory (models/<model_id>), its model.json, or `champion` (`<folder>/champion`).
         #[arg(long)]
         model: PathBuf,
         /// Score the accounts eligible at 00:00 UTC of this date.
@@ -184,7 +184,7 @@ enum Command {
         Contributions are in log-odds before calibration and add up to the account's score: the weight \
         terms of a logistic model, or TreeSHAP values of boosted trees.")]
     Explain {
-        /// The model directory or its model.json.
+        /// The model directory, its model.json, or `champion` (`<folder>/champion`).
         #[arg(long)]
         model: PathBuf,
         /// Explain this account's score (needs --as-of and --config or --features).
@@ -212,6 +212,15 @@ enum Command {
         /// The data to run on.
         #[arg(long, default_value = "data/sample/pql.toml")]
         config: PathBuf,
+    },
+    /// List the models of a models folder (its registry.json): status, training window, validation metrics.
+    #[command(after_help = "Example:\n  pql models --models models\n\n\
+        `pql train` registers every model it writes; the first model of a folder becomes its champion, \
+        which `--model champion` (or `--model <folder>/champion`) selects in `pql score` and `pql explain`.")]
+    Models {
+        /// The models folder.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
     },
     /// Validate a config and its inputs, and summarise the data under it.
     #[command(after_help = "Example:\n  pql check --config data/sample/pql.toml")]
@@ -330,7 +339,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 (None, Some(top)) => pql_score::TierPolicy::top(&top)?,
                 (None, None) => pql_score::TierPolicy::Model,
             };
-            let artifact = pql_train::Artifact::load(&model)?;
+            let artifact = load_model(&model)?;
             let input = match (features, config, as_of) {
                 (Some(path), _, as_of) => FeatureInput::Table { path, as_of },
                 (None, Some(config), Some(as_of)) => FeatureInput::Events {
@@ -348,7 +357,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             config,
             features,
         } => {
-            let artifact = pql_train::Artifact::load(&model)?;
+            let artifact = load_model(&model)?;
             let (Some(account), Some(as_of)) = (account, as_of) else {
                 print!("{}", text::importances(&artifact));
                 return Ok(());
@@ -378,6 +387,10 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Quickstart { out, config } => quickstart(ui, &config, &out),
+        Command::Models { models } => {
+            print!("{}", text::registry(&pql_train::registry::Registry::load(&models)?));
+            Ok(())
+        }
         Command::Check { config } => {
             let config = Config::load(&config)?;
             print!("{}", pql_data::InputSummary::read(&config)?);
@@ -546,15 +559,37 @@ fn train(
         config.label.horizon_days,
     );
     let dir = artifact.save(out)?;
+    let mut registry = pql_train::registry::Registry::load(out)?;
+    registry.register(&artifact);
+    registry.save(out)?;
     ui.result(text::training_report(&artifact).trim_end());
+    let status = if registry.champion.as_deref() == Some(artifact.model_id.as_str()) {
+        "the folder's champion"
+    } else {
+        "a candidate; the champion is unchanged"
+    };
     ui.result(format!(
-        "\nmodel {} ({}) written to {} in {:.1} s",
+        "\nmodel {} ({}) written to {} in {:.1} s; registered as {status}",
         artifact.model_id,
         artifact.kind,
         dir.display(),
         started.elapsed().as_secs_f64()
     ));
     Ok((artifact, dir))
+}
+
+/// Loads a model directory, or with `champion` (or `<folder>/champion`) the champion of the folder's
+/// registry (`models` by default).
+fn load_model(path: &Path) -> anyhow::Result<pql_train::Artifact> {
+    if path.file_name() == Some("champion".as_ref()) && !path.exists() {
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("models"),
+        };
+        let dir = pql_train::registry::Registry::load(&folder)?.champion_dir(&folder)?;
+        return Ok(pql_train::Artifact::load(&dir)?);
+    }
+    Ok(pql_train::Artifact::load(path)?)
 }
 
 /// The first and last day with events.

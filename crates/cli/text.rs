@@ -310,3 +310,32 @@ pub fn score_summary(summary: &pql_score::Summary, policy: &str) -> String {
     }
     out
 }
+
+/// The models of a registry, champion first, then newest first.
+pub fn registry(registry: &pql_train::registry::Registry) -> String {
+    if registry.models.is_empty() {
+        return "no models registered in this folder yet (pql train --out <folder> registers them)\n".to_string();
+    }
+    let mut out = format!(
+        "{:<16}  {:<8}  {:<9}  {:<22}  {:>9}  {:>7}  {:>8}  note\n",
+        "model", "kind", "status", "training window", "rows", "ROC AUC", "log loss"
+    );
+    let mut entries: Vec<&pql_train::registry::Entry> = registry.models.iter().rev().collect();
+    entries.sort_by_key(|e| e.status != pql_train::registry::Status::Champion);
+    for e in entries {
+        let _ = writeln!(
+            out,
+            "{:<16}  {:<8}  {:<9}  {} .. {}  {:>9}  {:>7.4}  {:>8.5}  {}",
+            e.model_id,
+            e.kind.to_string(),
+            e.status.to_string(),
+            e.window_first,
+            e.window_last,
+            e.rows,
+            e.roc_auc,
+            e.log_loss,
+            e.note
+        );
+    }
+    out
+}

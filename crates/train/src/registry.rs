@@ -1,0 +1,243 @@
+//! The model registry: `<models>/registry.json` lists every model trained into a models folder, with its
+//! training window, validation metrics and status, and names the champion (the model `--model champion`
+//! scores with).
+//!
+//! A model's directory is renamed into place before the registry names it, and the registry itself is
+//! written to a temporary file and renamed over the old one, so a crash at any point leaves a registry
+//! that only names complete models (at worst a complete model directory that no entry names yet).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{Artifact, ArtifactError};
+use crate::model::ModelKind;
+
+/// The registry file's name inside a models folder.
+pub const REGISTRY_FILE: &str = "registry.json";
+
+/// The registry format this pql writes and reads.
+pub const REGISTRY_VERSION: u32 = 1;
+
+/// Where a model stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Trained, not (yet) scoring.
+    Candidate,
+    /// The model that scores.
+    Champion,
+    /// A former champion.
+    Retired,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Candidate => "candidate",
+            Status::Champion => "champion",
+            Status::Retired => "retired",
+        })
+    }
+}
+
+/// One model in the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The model's id (its directory name).
+    pub model_id: String,
+    /// The family.
+    pub kind: ModelKind,
+    /// First training snapshot (`YYYY-MM-DD`).
+    pub window_first: String,
+    /// Last training snapshot.
+    pub window_last: String,
+    /// Labelled rows trained on.
+    pub rows: usize,
+    /// Validation ROC AUC (calibrated).
+    pub roc_auc: f64,
+    /// Validation log loss (calibrated).
+    pub log_loss: f64,
+    /// Where it stands.
+    pub status: Status,
+    /// The latest change of status and why, for people.
+    pub note: String,
+}
+
+/// Every model of a models folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registry {
+    /// [`REGISTRY_VERSION`] when written.
+    pub format_version: u32,
+    /// The champion's id, if any.
+    pub champion: Option<String>,
+    /// The models, in registration order.
+    pub models: Vec<Entry>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            format_version: REGISTRY_VERSION,
+            champion: None,
+            models: Vec::new(),
+        }
+    }
+}
+
+impl Registry {
+    /// Reads `<models>/registry.json`; an empty registry when the file does not exist yet.
+    pub fn load(models: &Path) -> Result<Registry, ArtifactError> {
+        let path = models.join(REGISTRY_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
+            Err(source) => return Err(ArtifactError::Io { path, source }),
+        };
+        let registry: Registry = serde_json::from_str(&text).map_err(|e| ArtifactError::Invalid {
+            path: path.clone(),
+            message: format!("damaged model registry: {e}"),
+        })?;
+        if registry.format_version != REGISTRY_VERSION {
+            return Err(ArtifactError::Invalid {
+                path,
+                message: format!(
+                    "registry format version {}; this pql reads version {REGISTRY_VERSION}",
+                    registry.format_version
+                ),
+            });
+        }
+        Ok(registry)
+    }
+
+    /// Writes `<models>/registry.json` atomically (temporary file beside it, synced, renamed).
+    pub fn save(&self, models: &Path) -> Result<(), ArtifactError> {
+        let path = models.join(REGISTRY_FILE);
+        let io = |source| ArtifactError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(models).map_err(io)?;
+        let mut file = tempfile::Builder::new()
+            .prefix(".pql-registry-")
+            .tempfile_in(models)
+            .map_err(io)?;
+        let text = serde_json::to_string_pretty(self).expect("a registry is plain data");
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.as_file().sync_all().map_err(io)?;
+        file.persist(&path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+
+    /// Adds a saved model as a candidate (again, if it is already listed: the same id is the same model);
+    /// the first model of an empty registry becomes the champion.
+    pub fn register(&mut self, artifact: &Artifact) {
+        let t = &artifact.training;
+        let entry = Entry {
+            model_id: artifact.model_id.clone(),
+            kind: artifact.kind,
+            window_first: t.window.first.clone(),
+            window_last: t.window.last.clone(),
+            rows: t.window.rows,
+            roc_auc: artifact.metrics.roc_auc,
+            log_loss: artifact.metrics.log_loss,
+            status: Status::Candidate,
+            note: "trained".to_string(),
+        };
+        match self.models.iter_mut().find(|e| e.model_id == entry.model_id) {
+            Some(existing) => {
+                let (status, note) = (existing.status, existing.note.clone());
+                *existing = Entry { status, note, ..entry };
+            }
+            None => self.models.push(entry),
+        }
+        if self.champion.is_none() {
+            self.promote(&artifact.model_id, "the first model of this folder");
+        }
+    }
+
+    /// Makes `model_id` the champion and retires the previous one, recording why.
+    ///
+    /// # Panics
+    /// If `model_id` is not registered.
+    pub fn promote(&mut self, model_id: &str, why: &str) {
+        for entry in &mut self.models {
+            if entry.status == Status::Champion && entry.model_id != model_id {
+                entry.status = Status::Retired;
+                entry.note = format!("retired for {model_id}");
+            }
+        }
+        let entry = self
+            .models
+            .iter_mut()
+            .find(|e| e.model_id == model_id)
+            .expect("only registered models are promoted");
+        entry.status = Status::Champion;
+        entry.note = format!("champion: {why}");
+        self.champion = Some(model_id.to_string());
+    }
+
+    /// The champion's directory inside `models`.
+    pub fn champion_dir(&self, models: &Path) -> Result<PathBuf, ArtifactError> {
+        let id = self.champion.as_ref().ok_or_else(|| ArtifactError::Invalid {
+            path: models.join(REGISTRY_FILE),
+            message: "no champion model yet: train one with `pql train --out <this folder>`".into(),
+        })?;
+        Ok(models.join(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> Entry {
+        Entry {
+            model_id: id.into(),
+            kind: ModelKind::Logistic,
+            window_first: "2025-01-06".into(),
+            window_last: "2025-06-02".into(),
+            rows: 10,
+            roc_auc: 0.7,
+            log_loss: 0.2,
+            status: Status::Candidate,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn promoting_retires_the_previous_champion_only() {
+        let mut registry = Registry {
+            models: vec![entry("a"), entry("b"), entry("c")],
+            ..Registry::default()
+        };
+        registry.promote("a", "first");
+        registry.promote("b", "better");
+        let statuses: Vec<Status> = registry.models.iter().map(|e| e.status).collect();
+        assert_eq!(statuses, [Status::Retired, Status::Champion, Status::Candidate]);
+        assert_eq!(registry.champion.as_deref(), Some("b"));
+        assert_eq!(registry.models[0].note, "retired for b");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_empty_registry_and_a_saved_one_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Registry::load(dir.path()).unwrap(), Registry::default());
+        let mut registry = Registry {
+            models: vec![entry("a")],
+            ..Registry::default()
+        };
+        registry.promote("a", "first");
+        registry.save(dir.path()).unwrap();
+        assert_eq!(Registry::load(dir.path()).unwrap(), registry);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [REGISTRY_FILE], "no temporary file left");
+        std::fs::write(dir.path().join(REGISTRY_FILE), "{").unwrap();
+        let err = Registry::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("registry.json: damaged model registry"), "{err}");
+    }
+}
