@@ -434,3 +434,80 @@ fn training_registers_models_and_the_champion_scores() {
     let err = dir.pql_err(&score_args("elsewhere/champion", "2025-04-14", "x.csv", &[]));
     assert!(err.contains("no champion model yet"), "{err}");
 }
+
+#[test]
+fn drift_is_flagged_when_usage_doubles_and_not_on_the_training_population() {
+    let Trained { dir, model, artifact } = trained();
+    let model = model.to_str().unwrap();
+    let latest = artifact["training"]["window"]["last"].as_str().unwrap().to_string();
+    // The latest training snapshot itself: nothing has moved.
+    let run = dir.pql(&score_args(model, &latest, "same.csv", &[]));
+    assert!(run.status.success());
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(!stderr.contains("drift"), "{stderr}");
+    let table = dir.pql_ok(&[
+        "drift",
+        "--model",
+        model,
+        "--config",
+        "data/pql.toml",
+        "--as-of",
+        &latest,
+    ]);
+    assert!(!table.contains("WARN"), "{table}");
+
+    // The same accounts, every event happening twice (a second apart): usage counts double.
+    std::fs::create_dir_all(dir.join("doubled")).unwrap();
+    for file in ["accounts.parquet", "conversions.parquet", "pql.toml"] {
+        std::fs::copy(dir.join("data").join(file), dir.join("doubled").join(file)).unwrap();
+    }
+    let events = read(&dir.join("data/events.parquet"));
+    let again = events
+        .clone()
+        .lazy()
+        .with_column(col("timestamp") + lit(Duration::parse("1s")))
+        .collect()
+        .unwrap();
+    let mut doubled = events.vstack(&again).unwrap();
+    ParquetWriter::new(File::create(dir.join("doubled/events.parquet")).unwrap())
+        .finish(&mut doubled)
+        .unwrap();
+    let run = dir.pql(&[
+        "score",
+        "--config",
+        "doubled/pql.toml",
+        "--model",
+        model,
+        "--as-of",
+        &latest,
+        "--out",
+        "doubled.csv",
+    ]);
+    assert!(run.status.success());
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    assert!(stderr.contains("WARN drift: `events`"), "{stderr}");
+    let table = dir.pql_ok(&[
+        "drift",
+        "--model",
+        model,
+        "--config",
+        "doubled/pql.toml",
+        "--as-of",
+        &latest,
+    ]);
+    let events_line = table.lines().find(|l| l.starts_with("events ")).unwrap();
+    assert!(events_line.ends_with("WARN"), "{table}");
+    let quiet = dir.pql(&[
+        "--quiet",
+        "score",
+        "--config",
+        "doubled/pql.toml",
+        "--model",
+        model,
+        "--as-of",
+        &latest,
+        "--out",
+        "doubled.csv",
+    ]);
+    assert!(quiet.stderr.is_empty(), "--quiet hides warnings too");
+}

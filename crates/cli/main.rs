@@ -213,6 +213,24 @@ enum Command {
         #[arg(long, default_value = "data/sample/pql.toml")]
         config: PathBuf,
     },
+    /// How far the accounts eligible on a date have moved from a model's training data (PSI per feature).
+    #[command(
+        after_help = "Example:\n  pql drift --model models/champion --config pql.toml --as-of 2025-07-07\n\n\
+        The population stability index compares the shares of accounts in ten bins cut at the training \
+        deciles: under 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major. `pql score` warns above the \
+        [drift] thresholds of pql.toml (feature_psi 0.25, score_psi 0.1 by default)."
+    )]
+    Drift {
+        /// The model directory, its model.json, or `champion` (`<folder>/champion`).
+        #[arg(long)]
+        model: PathBuf,
+        /// The pql.toml describing the data.
+        #[arg(long)]
+        config: PathBuf,
+        /// The accounts eligible at 00:00 UTC of this date.
+        #[arg(long)]
+        as_of: NaiveDate,
+    },
     /// List the models of a models folder (its registry.json): status, training window, validation metrics.
     #[command(after_help = "Example:\n  pql models --models models\n\n\
         `pql train` registers every model it writes; the first model of a folder becomes its champion, \
@@ -387,6 +405,22 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Quickstart { out, config } => quickstart(ui, &config, &out),
+        Command::Drift { model, config, as_of } => {
+            let artifact = load_model(&model)?;
+            let config = Config::load(&config)?;
+            let thresholds = config.drift.clone();
+            let input = FeatureInput::Events {
+                config: Box::new(config),
+                as_of,
+            };
+            let (frame, scorer) = scoring_rows(ui, &artifact, input)?;
+            if frame.height() == 0 {
+                anyhow::bail!("no eligible accounts as of {as_of}: every account had converted or signed up later");
+            }
+            let scores = scorer.score(&frame, &pql_score::TierPolicy::Model)?;
+            print!("{}", text::drift(&scores.drift, &thresholds));
+            Ok(())
+        }
         Command::Models { models } => {
             print!("{}", text::registry(&pql_train::registry::Registry::load(&models)?));
             Ok(())
@@ -660,6 +694,10 @@ fn score(
         FeatureInput::Table { as_of: Some(as_of), .. } => format!(" as of {as_of}"),
         FeatureInput::Table { path, .. } => format!(" in {}", path.display()),
     };
+    let thresholds = match &input {
+        FeatureInput::Events { config, .. } => config.drift.clone(),
+        FeatureInput::Table { .. } => pql_data::config::Drift::default(),
+    };
     let (frame, scorer) = scoring_rows(ui, artifact, input)?;
     if frame.height() == 0 {
         anyhow::bail!("no eligible accounts{when}: every account had converted or signed up later");
@@ -677,6 +715,19 @@ fn score(
         ("pql.tiers".to_string(), described.clone()),
     ];
     pql_data::write_frame(&scores.frame, out, &metadata)?;
+    for (feature, psi) in scores.drift.above(thresholds.feature_psi) {
+        tracing::warn!(
+            "drift: `{feature}` has moved from the training data (PSI {psi:.2} > {}); see pql drift",
+            thresholds.feature_psi
+        );
+    }
+    if scores.drift.probability > thresholds.score_psi {
+        tracing::warn!(
+            "drift: the probabilities have moved from the training data's (PSI {:.2} > {}); see pql drift",
+            scores.drift.probability,
+            thresholds.score_psi
+        );
+    }
     ui.result(format!(
         "{}\nmodel {} ({}); {} rows{when} written to {} in {:.1} s",
         text::score_summary(&scores.summary, &described),

@@ -339,3 +339,34 @@ pub fn registry(registry: &pql_train::registry::Registry) -> String {
     }
     out
 }
+
+/// The drift table: every feature's PSI, largest first, with the probability's.
+pub fn drift(drift: &pql_score::drift::Drift, thresholds: &pql_data::config::Drift) -> String {
+    let flag = |psi: f64, warn: f64| {
+        if psi > warn {
+            "WARN"
+        } else if psi > 0.1 {
+            "moderate"
+        } else {
+            ""
+        }
+    };
+    let mut out = format!(
+        "population stability index against the training data, on {} accounts (warn above {} for a feature, {} \
+         for the probability)\n\n{:<40} {:>7}\n",
+        drift.rows, thresholds.feature_psi, thresholds.score_psi, "column", "PSI"
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:>7.4}  {}",
+        "(calibrated probability)",
+        drift.probability,
+        flag(drift.probability, thresholds.score_psi)
+    );
+    let mut features: Vec<&(String, f64)> = drift.features.iter().collect();
+    features.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (name, psi) in features {
+        let _ = writeln!(out, "{name:<40} {psi:>7.4}  {}", flag(*psi, thresholds.feature_psi));
+    }
+    out
+}

@@ -35,6 +35,8 @@ pub struct Config {
     pub label: Label,
     /// PQL rules as the team writes them today, reported beside the model.
     pub rules: Vec<Rule>,
+    /// When scoring warns that the population has moved away from the model's training data.
+    pub drift: Drift,
 }
 
 /// The unchecked form of `pql.toml`, exactly as written.
@@ -64,6 +66,9 @@ pub struct RawConfig {
     /// `[[rules]]`: rule baselines.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// `[drift]`: drift warning thresholds.
+    #[serde(default)]
+    pub drift: Drift,
 }
 
 /// `[inputs]`: each entry is a file or a folder of Parquet, CSV or NDJSON files.
@@ -305,6 +310,28 @@ impl Default for Label {
     }
 }
 
+/// `[drift]`: population stability index (PSI) above which `pql score` warns. PSI compares the shares of
+/// rows in ten bins of the training data (deciles) with the scored population's:
+/// `Σ (scored − training) · ln(scored / training)`; by common practice under 0.1 is stable, 0.1–0.25 a
+/// moderate shift, above 0.25 a major one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Drift {
+    /// Warn for a feature whose PSI exceeds this. Default 0.25.
+    pub feature_psi: f64,
+    /// Warn when the PSI of the calibrated probabilities exceeds this. Default 0.1.
+    pub score_psi: f64,
+}
+
+impl Default for Drift {
+    fn default() -> Self {
+        Self {
+            feature_psi: 0.25,
+            score_psi: 0.1,
+        }
+    }
+}
+
 /// `[[rules]]`: a hand-written PQL rule over feature names, e.g.
 /// `when = "limit_task_created_month_usage >= 0.8 and teammate_invited_count >= 1"`. Training parses it
 /// (comparisons `>= > <= < == !=` against numbers, joined by `and`, then `or`) and reports its precision and
@@ -492,6 +519,14 @@ impl RawConfig {
                 format!("must be between 1 and 3660 days, got {}", self.label.horizon_days),
             ));
         }
+        for (key, value) in [
+            ("drift.feature_psi", self.drift.feature_psi),
+            ("drift.score_psi", self.drift.score_psi),
+        ] {
+            if !(value > 0.0 && value.is_finite()) {
+                return Err(invalid(key.into(), format!("must be a positive number, got {value}")));
+            }
+        }
 
         for (i, rule) in self.rules.iter().enumerate() {
             if rule.name.trim().is_empty() {
@@ -518,6 +553,7 @@ impl RawConfig {
             snapshots: self.snapshots,
             label: self.label,
             rules: self.rules,
+            drift: self.drift,
         })
     }
 }

@@ -5,7 +5,7 @@
 //! Features come from the same code as training (`pql_features`, with the model's categorical levels);
 //! [`Scorer::new`] refuses a model whose features the input cannot provide, naming them. Reasons use the
 //! model's exact per-row contributions (`pql_train::explain`): the weight terms of the linear model, or
-//! TreeSHAP values of the trees.
+//! TreeSHAP values of the trees. [`drift`] compares the scored population with the training data.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod drift;
 mod error;
 pub mod policy;
 pub mod reasons;
@@ -54,6 +55,8 @@ pub struct Scores {
     pub frame: DataFrame,
     /// Counts.
     pub summary: Summary,
+    /// How far the scored accounts are from the training data.
+    pub drift: drift::Drift,
 }
 
 /// What a scoring run produced.
@@ -181,7 +184,8 @@ impl<'a> Scorer<'a> {
             pql_cut: hot.checked_sub(1).map(|last| sorted[last]),
             newly_qualified: None,
         };
-        Ok(Scores { frame, summary })
+        let drift = drift::drift(artifact, &x, &probabilities);
+        Ok(Scores { frame, summary, drift })
     }
 
     /// The top [`REASONS`] positive contributions of each row, in `order`, as phrases. Rows are done in

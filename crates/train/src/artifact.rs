@@ -16,11 +16,15 @@ use crate::importance::Importance;
 use crate::matrix::LabelledMatrix;
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelKind, Settings};
+use crate::profile::{Distribution, Profile};
 use crate::rules::RuleComparison;
 use crate::training::{BacktestRow, CandidateResult, Part, ThresholdPolicy, Trained};
 
+/// Training rows the drift profile is measured on, at most.
+pub const PROFILE_ROWS: usize = 100_000;
+
 /// The artifact format this pql writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Where the training data came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,8 @@ pub struct Artifact {
     pub importances: Vec<Importance>,
     /// Rule baselines beside the model.
     pub rules: Vec<RuleComparison>,
+    /// The training data's distributions, for drift checks.
+    pub profile: Profile,
 }
 
 /// Why an artifact cannot be written or read.
@@ -131,9 +137,36 @@ impl Artifact {
             backtest: trained.backtest,
             importances: trained.importances,
             rules: trained.rules,
+            profile: Profile {
+                rows: 0,
+                features: Vec::new(),
+                probability: Distribution::fit(&[]),
+            },
         };
+        artifact.profile = artifact.profile_of(rows);
         artifact.model_id = hex(fnv1a(artifact.to_json().bytes()));
         artifact
+    }
+
+    /// The distributions of the latest training snapshot (the population most like the next ones scored;
+    /// the whole window mixes in the younger accounts of earlier weeks), at most [`PROFILE_ROWS`] evenly
+    /// spaced rows, and of their calibrated probabilities.
+    fn profile_of(&self, rows: &LabelledMatrix) -> Profile {
+        let latest = rows.as_of.iter().copied().max().unwrap_or_default();
+        let snapshot: Vec<usize> = (0..rows.as_of.len()).filter(|&i| rows.as_of[i] == latest).collect();
+        let step = snapshot.len().div_ceil(PROFILE_ROWS).max(1);
+        let sample: Vec<usize> = snapshot.into_iter().step_by(step).collect();
+        let x = rows.x.select(ndarray::Axis(0), &sample);
+        let features = x
+            .columns()
+            .into_iter()
+            .map(|column| Distribution::fit(&column.to_vec()))
+            .collect();
+        Profile {
+            rows: sample.len(),
+            features,
+            probability: Distribution::fit(&self.predict(x.view())),
+        }
     }
 
     fn to_json(&self) -> String {

@@ -5,8 +5,8 @@
 //! as `models/<model_id>/`. The parts: [`matrix`] (feature tables to `ndarray` matrices), [`split`]
 //! (validation by time), [`logistic`] and [`select`] (L2 logistic regression and its penalty), [`boost`]
 //! (gradient-boosted trees), [`model`] (either, as plain numbers), [`explain`] (per-row contributions),
-//! [`calibration`] (Platt and isotonic), [`metrics`], [`importance`] and [`rules`]; [`registry`] lists the
-//! models of a folder and names the champion. Metrics, the regression and calibration are checked against
+//! [`calibration`] (Platt and isotonic), [`metrics`], [`importance`] and [`rules`]; [`profile`] keeps the
+//! training distributions for drift checks; [`registry`] lists the models of a folder and names the champion. Metrics, the regression and calibration are checked against
 //! scikit-learn.
 
 pub mod artifact;
@@ -18,6 +18,7 @@ pub mod logistic;
 pub mod matrix;
 pub mod metrics;
 pub mod model;
+pub mod profile;
 pub mod registry;
 pub mod rules;
 pub mod select;

@@ -169,7 +169,13 @@ fn damaged_and_future_artifacts_are_refused_clearly() {
     std::fs::write(&path, "{\"format_version\": 99}").unwrap();
     let err = Artifact::load(&path).unwrap_err().to_string();
     assert!(err.contains("model format version 99; this pql"), "{err}");
-    std::fs::write(&path, "{\"format_version\": 1, \"kind\": \"boosted\"}").unwrap();
+    std::fs::write(&path, "{\"format_version\": 1}").unwrap();
+    let err = Artifact::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("model format version 1; this pql"),
+        "an older model asks to be retrained: {err}"
+    );
+    std::fs::write(&path, "{\"format_version\": 2, \"kind\": \"boosted\"}").unwrap();
     let err = Artifact::load(&path).unwrap_err().to_string();
     assert!(err.contains("damaged model file: missing field"), "{err}");
     std::fs::write(&path, "[]").unwrap();
