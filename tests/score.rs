@@ -472,17 +472,9 @@ fn drift_is_flagged_when_usage_doubles_and_not_on_the_training_population() {
     ParquetWriter::new(File::create(dir.join("doubled/events.parquet")).unwrap())
         .finish(&mut doubled)
         .unwrap();
-    let run = dir.pql(&[
-        "score",
-        "--config",
-        "doubled/pql.toml",
-        "--model",
-        model,
-        "--as-of",
-        &latest,
-        "--out",
-        "doubled.csv",
-    ]);
+    let mut args = score_args(model, &latest, "doubled.csv", &[]);
+    args[2] = "doubled/pql.toml";
+    let run = dir.pql(&args);
     assert!(run.status.success());
     let stderr = String::from_utf8(run.stderr).unwrap();
     assert!(stderr.contains("WARN drift: `events`"), "{stderr}");
@@ -497,17 +489,7 @@ fn drift_is_flagged_when_usage_doubles_and_not_on_the_training_population() {
     ]);
     let events_line = table.lines().find(|l| l.starts_with("events ")).unwrap();
     assert!(events_line.ends_with("WARN"), "{table}");
-    let quiet = dir.pql(&[
-        "--quiet",
-        "score",
-        "--config",
-        "doubled/pql.toml",
-        "--model",
-        model,
-        "--as-of",
-        &latest,
-        "--out",
-        "doubled.csv",
-    ]);
+    args.insert(0, "--quiet");
+    let quiet = dir.pql(&args);
     assert!(quiet.stderr.is_empty(), "--quiet hides warnings too");
 }
