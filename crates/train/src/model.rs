@@ -61,6 +61,17 @@ pub struct LinearModel {
     pub weights: Vec<f64>,
 }
 
+impl LinearModel {
+    /// The weights and intercept on the raw features: `Σ w (x − mean) / scale + b = Σ (w / scale) x +
+    /// (b − Σ w mean / scale)`, so scoring needs no standardised copy of the rows.
+    pub fn raw_weights(&self) -> (Vec<f64>, f64) {
+        let s = &self.standardizer;
+        let weights: Vec<f64> = self.weights.iter().zip(&s.scales).map(|(w, scale)| w / scale).collect();
+        let offset = self.intercept - weights.iter().zip(&s.means).map(|(w, mean)| w * mean).sum::<f64>();
+        (weights, offset)
+    }
+}
+
 /// A fitted model. Its probabilities are raw (before calibration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -131,9 +142,7 @@ impl Model {
         let mut p = vec![0.0; columns.rows()];
         match self {
             Model::Logistic(m) => {
-                let s = &m.standardizer;
-                let weights: Vec<f64> = m.weights.iter().zip(&s.scales).map(|(w, scale)| w / scale).collect();
-                let offset = m.intercept - weights.iter().zip(&s.means).map(|(w, mean)| w * mean).sum::<f64>();
+                let (weights, offset) = m.raw_weights();
                 p.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
                     let start = b * BLOCK;
                     block.fill(offset);
@@ -172,12 +181,11 @@ impl Model {
     pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
         match self {
             Model::Logistic(m) => {
-                // Σ w (x − mean) / scale = Σ (w / scale) x − Σ w mean / scale: no standardised copy of x.
-                let s = &m.standardizer;
-                let weights: ndarray::Array1<f64> =
-                    m.weights.iter().zip(&s.scales).map(|(w, scale)| w / scale).collect();
-                let offset = m.intercept - weights.iter().zip(&s.means).map(|(w, mean)| w * mean).sum::<f64>();
-                x.dot(&weights).iter().map(|&v| sigmoid(v + offset)).collect()
+                let (weights, offset) = m.raw_weights();
+                x.dot(&ndarray::ArrayView1::from(&weights))
+                    .iter()
+                    .map(|&v| sigmoid(v + offset))
+                    .collect()
             }
             Model::Boosted(b) => b.predict_proba(x).to_vec(),
         }
