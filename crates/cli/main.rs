@@ -27,7 +27,7 @@ use ui::Ui;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Print nothing but errors (no progress, notes or summaries).
+    /// Print nothing but errors (no progress, notes, drift warnings or summaries).
     #[arg(long, short, global = true)]
     quiet: bool,
     /// Log what happens on stderr: -v info, -vv debug, -vvv trace.
