@@ -67,19 +67,7 @@ fn trained() -> Trained {
         "--out",
         "features.parquet",
     ]);
-    dir.pql_ok(&[
-        "train",
-        "--config",
-        "data/pql.toml",
-        "--features",
-        "features.parquet",
-        "--model",
-        "logistic",
-        "--backtest",
-        "0",
-        "--out",
-        "models",
-    ]);
+    train_on_table(&dir, "logistic");
     let model = std::fs::read_dir(dir.join("models"))
         .unwrap()
         .next()
@@ -105,6 +93,23 @@ fn score_args<'a>(model: &'a str, as_of: &'a str, out: &'a str, extra: &[&'a str
     ];
     args.extend(extra);
     args
+}
+
+/// `pql train` of one family on `features.parquet` into `models/`, without a backtest.
+fn train_on_table(dir: &Dir, kind: &str) {
+    dir.pql_ok(&[
+        "train",
+        "--config",
+        "data/pql.toml",
+        "--features",
+        "features.parquet",
+        "--model",
+        kind,
+        "--backtest",
+        "0",
+        "--out",
+        "models",
+    ]);
 }
 
 /// The accounts eligible at `as_of` according to the generator's truth table.
@@ -402,19 +407,7 @@ fn readme_main_job_quickstart_runs_the_pipeline_on_the_bundled_sample() {
 fn training_registers_models_and_the_champion_scores() {
     let Trained { dir, artifact, .. } = trained();
     let first = artifact["model_id"].as_str().unwrap().to_string();
-    dir.pql_ok(&[
-        "train",
-        "--config",
-        "data/pql.toml",
-        "--features",
-        "features.parquet",
-        "--model",
-        "boosted",
-        "--backtest",
-        "0",
-        "--out",
-        "models",
-    ]);
+    train_on_table(&dir, "boosted");
     let listed = dir.pql_ok(&["models", "--models", "models"]);
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 3, "{listed}");

@@ -417,8 +417,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             if frame.height() == 0 {
                 anyhow::bail!("no eligible accounts as of {as_of}: every account had converted or signed up later");
             }
-            let scores = scorer.score(&frame, &pql_score::TierPolicy::Model)?;
-            print!("{}", text::drift(&scores.drift, &thresholds));
+            print!("{}", text::drift(&scorer.drift(&frame)?, &thresholds));
             Ok(())
         }
         Command::Models { models } => {

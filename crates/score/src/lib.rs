@@ -223,6 +223,12 @@ impl<'a> Scorer<'a> {
             .collect()
     }
 
+    /// How far the rows of `table` are from the model's training data (no tiers or reasons computed).
+    pub fn drift(&self, table: &DataFrame) -> Result<drift::Drift, ScoreError> {
+        let x = FeatureColumns::from_table(table, &self.artifact.feature_names())?;
+        Ok(drift::drift(self.artifact, &x, &self.artifact.predict_columns(&x)))
+    }
+
     /// Every feature's contribution to the score of `account_id` in `table`.
     pub fn explain(&self, table: &DataFrame, account_id: &str) -> Result<Explanation, ScoreError> {
         let ids = table.column("account_id")?.cast(&DataType::String)?;
