@@ -449,22 +449,7 @@ fn drift_is_flagged_when_usage_doubles_and_not_on_the_training_population() {
     ]);
     assert!(!table.contains("WARN"), "{table}");
 
-    // The same accounts, every event happening twice (a second apart): usage counts double.
-    std::fs::create_dir_all(dir.join("doubled")).unwrap();
-    for file in ["accounts.parquet", "conversions.parquet", "pql.toml"] {
-        std::fs::copy(dir.join("data").join(file), dir.join("doubled").join(file)).unwrap();
-    }
-    let events = read(&dir.join("data/events.parquet"));
-    let again = events
-        .clone()
-        .lazy()
-        .with_column(col("timestamp") + lit(Duration::parse("1s")))
-        .collect()
-        .unwrap();
-    let mut doubled = events.vstack(&again).unwrap();
-    ParquetWriter::new(File::create(dir.join("doubled/events.parquet")).unwrap())
-        .finish(&mut doubled)
-        .unwrap();
+    double_every_event(&dir);
     let mut args = score_args(model, &latest, "doubled.csv", &[]);
     args[2] = "doubled/pql.toml";
     let run = dir.pql(&args);
@@ -485,4 +470,24 @@ fn drift_is_flagged_when_usage_doubles_and_not_on_the_training_population() {
     args.insert(0, "--quiet");
     let quiet = dir.pql(&args);
     assert!(quiet.stderr.is_empty(), "--quiet hides warnings too");
+}
+
+/// `doubled/`: the generated data with every event happening twice, a second apart (usage counts double,
+/// as if the product changed).
+fn double_every_event(dir: &Dir) {
+    std::fs::create_dir_all(dir.join("doubled")).unwrap();
+    for file in ["accounts.parquet", "conversions.parquet", "pql.toml"] {
+        std::fs::copy(dir.join("data").join(file), dir.join("doubled").join(file)).unwrap();
+    }
+    let events = read(&dir.join("data/events.parquet"));
+    let again = events
+        .clone()
+        .lazy()
+        .with_column(col("timestamp") + lit(Duration::parse("1s")))
+        .collect()
+        .unwrap();
+    let mut doubled = events.vstack(&again).unwrap();
+    ParquetWriter::new(File::create(dir.join("doubled/events.parquet")).unwrap())
+        .finish(&mut doubled)
+        .unwrap();
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use pql_data::Config;
 use pql_features::{FeatureBuilder, Levels, Snapshots};
 use ui::Ui;
@@ -66,6 +66,10 @@ enum Command {
         /// Label horizon of the truth, in days.
         #[arg(long, default_value_t = 30)]
         horizon_days: u32,
+        /// The product changes on this date: the free plan's task limit halves, conversion gets likelier
+        /// and is driven more by hitting the limit (for drift and retraining tests).
+        #[arg(long)]
+        shift_on: Option<NaiveDate>,
     },
     /// Compute point-in-time features: one row per eligible (account, as_of) with its label.
     #[command(
@@ -124,18 +128,8 @@ enum Command {
         /// Last snapshot date considered (default: the last event's date).
         #[arg(long)]
         to: Option<chrono::NaiveDate>,
-        /// Model family; auto fits both and keeps the lower validation log loss.
-        #[arg(long, value_enum, default_value_t = ModelArg::Auto)]
-        model: ModelArg,
-        /// Backtest the last K labelled snapshots (0 to skip).
-        #[arg(long, default_value_t = 4)]
-        backtest: usize,
-        /// Latest labelled snapshots used for validation and calibration.
-        #[arg(long, default_value_t = 2)]
-        validation_weeks: usize,
-        /// Seed of the random choices (permutation importance); the same inputs and seed give the same model.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        #[command(flatten)]
+        training: TrainingArgs,
     },
     /// Score every eligible account as of a date: probability, tier, PQL flag and the top reasons.
     #[command(
@@ -213,6 +207,40 @@ enum Command {
         #[arg(long, default_value = "data/sample/pql.toml")]
         config: PathBuf,
     },
+    /// Weekly retraining: train a challenger on the history known at a date, compare it with the champion on
+    /// the same labelled snapshots, and promote it only if it is better by a margin and passes sanity checks.
+    #[command(
+        after_help = "Example:\n  pql retrain --config pql.toml --models models --as-of 2025-07-07\n\n\
+        Runs as it would have on 00:00 UTC of --as-of: snapshots up to that date, labels only where the \
+        horizon had closed by then. The challenger is trained as `pql train` does and registered as a \
+        candidate. Champion and challenger are then compared on the challenger's backtest snapshots that \
+        the champion never trained on: the champion scores them as it is, the challenger by its backtest \
+        models (each trained only on the labels known that day), so neither sees its test rows. The \
+        challenger is promoted when its log loss is lower by more than --margin and it passes the sanity \
+        checks (it has every feature the champion uses, none of them turned constant, calibration error \
+        at most --max-ece); otherwise the champion stays and the reason is printed and recorded in the \
+        registry. A folder without a champion gets the challenger as champion. Drift of the population \
+        from the champion's training data is warned about as in `pql score`."
+    )]
+    Retrain {
+        /// The pql.toml to use.
+        #[arg(long)]
+        config: PathBuf,
+        /// The models folder (its registry names the champion).
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// Run as of 00:00 UTC of this date (default: the day after the last event).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Relative log-loss improvement the challenger needs (0.01 = 1%).
+        #[arg(long, default_value_t = 0.01)]
+        margin: f64,
+        /// Largest calibration error (ECE) the challenger may have on the comparison snapshots.
+        #[arg(long, default_value_t = 0.05)]
+        max_ece: f64,
+        #[command(flatten)]
+        training: TrainingArgs,
+    },
     /// How far the accounts eligible on a date have moved from a model's training data (PSI per feature).
     #[command(
         after_help = "Example:\n  pql drift --model models/champion --config pql.toml --as-of 2025-07-07\n\n\
@@ -232,13 +260,19 @@ enum Command {
         as_of: NaiveDate,
     },
     /// List the models of a models folder (its registry.json): status, training window, validation metrics.
-    #[command(after_help = "Example:\n  pql models --models models\n\n\
-        `pql train` registers every model it writes; the first model of a folder becomes its champion, \
-        which `--model champion` (or `--model <folder>/champion`) selects in `pql score` and `pql explain`.")]
+    #[command(
+        after_help = "Examples:\n  pql models --models models\n  pql models --models models --promote <model_id>\n\n\
+        `pql train` and `pql retrain` register every model they write; the first model of a folder becomes \
+        its champion, which `--model champion` (or `--model <folder>/champion`) selects in `pql score` and \
+        `pql explain`. `pql retrain` promotes challengers that beat the champion; --promote does it by hand."
+    )]
     Models {
         /// The models folder.
         #[arg(long, default_value = "models")]
         models: PathBuf,
+        /// Make this registered model the champion by hand (retires the current one).
+        #[arg(long, value_name = "MODEL_ID")]
+        promote: Option<String>,
     },
     /// Validate a config and its inputs, and summarise the data under it.
     #[command(after_help = "Example:\n  pql check --config data/sample/pql.toml")]
@@ -247,6 +281,39 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+/// How to train (shared by `pql train` and `pql retrain`).
+#[derive(Debug, Clone, Args)]
+struct TrainingArgs {
+    /// Model family; auto fits both and keeps the lower validation log loss.
+    #[arg(long, value_enum, default_value_t = ModelArg::Auto)]
+    model: ModelArg,
+    /// Backtest the last K labelled snapshots (0 to skip).
+    #[arg(long, default_value_t = 4)]
+    backtest: usize,
+    /// Latest labelled snapshots used for validation and calibration.
+    #[arg(long, default_value_t = 2)]
+    validation_weeks: usize,
+    /// Seed of the random choices (permutation importance); the same inputs and seed give the same model.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl TrainingArgs {
+    /// The training parameters (the horizon comes from the config).
+    fn params(&self) -> pql_train::TrainParams {
+        let mut params = pql_train::TrainParams::new(0);
+        params.choice = match self.model {
+            ModelArg::Auto => pql_train::ModelChoice::Auto,
+            ModelArg::Logistic => pql_train::ModelChoice::Only(pql_train::ModelKind::Logistic),
+            ModelArg::Boosted => pql_train::ModelChoice::Only(pql_train::ModelKind::Boosted),
+        };
+        params.backtest = self.backtest;
+        params.validation_snapshots = self.validation_weeks;
+        params.seed = self.seed;
+        params
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -284,7 +351,8 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             start,
             weeks,
             horizon_days,
-        } => generate(ui, accounts, seed, &out, format, start, weeks, horizon_days),
+            shift_on,
+        } => generate(ui, accounts, seed, &out, format, start, weeks, horizon_days, shift_on),
         Command::Features {
             config,
             out,
@@ -322,25 +390,17 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             features,
             from,
             to,
-            model,
-            backtest,
-            validation_weeks,
-            seed,
+            training,
         } => {
-            let mut params = pql_train::TrainParams::new(0);
-            params.choice = match model {
-                ModelArg::Auto => pql_train::ModelChoice::Auto,
-                ModelArg::Logistic => pql_train::ModelChoice::Only(pql_train::ModelKind::Logistic),
-                ModelArg::Boosted => pql_train::ModelChoice::Only(pql_train::ModelKind::Boosted),
-            };
-            params.backtest = backtest;
-            params.validation_snapshots = validation_weeks;
-            params.seed = seed;
             let source = match features {
                 Some(path) => TrainingSource::Table(path),
-                None => TrainingSource::Events { from, to },
+                None => TrainingSource::Events {
+                    from,
+                    to,
+                    known_at: None,
+                },
             };
-            train(ui, &config, source, params, &out).map(|_| ())
+            train(ui, &config, source, training.params(), &out).map(|_| ())
         }
         Command::Score {
             config,
@@ -405,6 +465,14 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Quickstart { out, config } => quickstart(ui, &config, &out),
+        Command::Retrain {
+            config,
+            models,
+            as_of,
+            margin,
+            max_ece,
+            training,
+        } => retrain(ui, &config, &models, as_of, &Comparison { margin, max_ece }, &training),
         Command::Drift { model, config, as_of } => {
             let artifact = load_model(&model)?;
             let config = Config::load(&config)?;
@@ -420,8 +488,20 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             print!("{}", text::drift(&scorer.drift(&frame)?, &thresholds));
             Ok(())
         }
-        Command::Models { models } => {
-            print!("{}", text::registry(&pql_train::registry::Registry::load(&models)?));
+        Command::Models { models, promote } => {
+            let mut registry = pql_train::registry::Registry::load(&models)?;
+            if let Some(id) = promote {
+                if !registry.models.iter().any(|e| e.model_id == id) {
+                    anyhow::bail!(
+                        "{} lists no model {id:?}: see `pql models`",
+                        models.join("registry.json").display()
+                    );
+                }
+                pql_train::Artifact::load(&models.join(&id))?;
+                registry.promote(&id, "promoted by hand");
+                registry.save(&models)?;
+            }
+            print!("{}", text::registry(&registry));
             Ok(())
         }
         Command::Check { config } => {
@@ -442,8 +522,13 @@ fn generate(
     start: NaiveDate,
     weeks: u32,
     horizon_days: u32,
+    shift_on: Option<NaiveDate>,
 ) -> anyhow::Result<()> {
-    let params = pql_generate::GeneratorParams::new(accounts)
+    let mut params = pql_generate::GeneratorParams::new(accounts);
+    if let Some(date) = shift_on {
+        params = params.shift_on(date);
+    }
+    let params = params
         .seed(seed)
         .start(start)
         .weeks(weeks)
@@ -531,10 +616,12 @@ fn features(
 
 /// Where `pql train` gets its rows.
 enum TrainingSource {
-    /// Every weekly snapshot of the events in `[from, to]` (default: the whole event span).
+    /// Every weekly snapshot of the events in `[from, to]` (default: the whole event span), labelled with
+    /// what was known at `known_at` (default: the data's end).
     Events {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
+        known_at: Option<NaiveDate>,
     },
     /// A table from `pql features`.
     Table(PathBuf),
@@ -554,7 +641,7 @@ fn train(
     let config = Config::load(config_path)?;
     let (frame, defs) = match source {
         TrainingSource::Table(path) => pql_features::read_table(&path)?,
-        TrainingSource::Events { from, to } => {
+        TrainingSource::Events { from, to, known_at } => {
             // Rules are checked against the dictionary before the (long) feature computation.
             let names: Vec<String> = pql_features::describe(&config)?.into_iter().map(|d| d.name).collect();
             for rule in &config.rules {
@@ -565,7 +652,11 @@ fn train(
                 from: from.unwrap_or(first),
                 to: to.unwrap_or(last),
             };
-            let table = feature_builder(ui, &config, &snapshots, None)?.collect()?;
+            let mut builder = feature_builder(ui, &config, &snapshots, None)?;
+            if let Some(date) = known_at {
+                builder = builder.known_at(date);
+            }
+            let table = builder.collect()?;
             (table.frame, table.defs)
         }
     };
@@ -609,6 +700,162 @@ fn train(
         started.elapsed().as_secs_f64()
     ));
     Ok((artifact, dir))
+}
+
+/// How `pql retrain` judges a challenger.
+struct Comparison {
+    /// Relative log-loss improvement needed.
+    margin: f64,
+    /// Largest calibration error allowed.
+    max_ece: f64,
+}
+
+/// `pql retrain`: a challenger trained on what was known at `as_of`, compared with the champion on the
+/// backtest snapshots the champion never saw, promoted or not.
+fn retrain(
+    ui: &Ui,
+    config_path: &Path,
+    models: &Path,
+    as_of: Option<NaiveDate>,
+    comparison: &Comparison,
+    training: &TrainingArgs,
+) -> anyhow::Result<()> {
+    use pql_train::registry::{decide, sanity_problems, Decision, Evaluation, Registry};
+    let config = Config::load(config_path)?;
+    let as_of = match as_of {
+        Some(date) => date,
+        None => event_days(&config)?.1 + chrono::Days::new(1),
+    };
+    let champion = match Registry::load(models)?.champion {
+        Some(id) => Some(pql_train::Artifact::load(&models.join(id))?),
+        None => None,
+    };
+    let source = TrainingSource::Events {
+        from: None,
+        to: Some(as_of),
+        known_at: Some(as_of),
+    };
+    let (challenger, _) = train(ui, config_path, source, training.params(), models)?;
+    let Some(champion) = champion else {
+        ui.result(format!("{} is the folder's first champion", challenger.model_id));
+        return Ok(());
+    };
+    if champion.model_id == challenger.model_id {
+        ui.result("the challenger is the champion itself (same data and settings): nothing to compare");
+        return Ok(());
+    }
+
+    // The champion on the population as of today (drift) and on the snapshots whose horizon starts after
+    // every label it learned from closed: an earlier snapshot shares conversions with its training rows.
+    let learned_until = champion.training.window.last.parse::<NaiveDate>()?
+        + chrono::Days::new(u64::from(champion.training.horizon_days));
+    let mut newer = Vec::new();
+    let mut dates = Vec::new();
+    for row in &challenger.backtest {
+        let date: NaiveDate = row.as_of.parse()?;
+        if date >= learned_until {
+            newer.push(row);
+            dates.push(date);
+        }
+    }
+    let champion_eval = match champion_on(ui, &champion, &config, &dates, as_of)? {
+        Ok(evaluation) => evaluation,
+        Err(mismatch) => {
+            ui.result(format!(
+                "kept champion {}: it cannot score this config's data ({mismatch}); review the challenger \
+                 {} and promote it with `pql models --models {} --promote {}`",
+                champion.model_id,
+                challenger.model_id,
+                models.display(),
+                challenger.model_id
+            ));
+            return Ok(());
+        }
+    };
+    let decision = match champion_eval {
+        None => Decision::Keep(format!(
+            "none of the challenger's backtest snapshots starts after the champion's labels ended \
+             ({learned_until}), so there is nothing fair to compare on yet (raise --backtest, or wait for \
+             labels)"
+        )),
+        Some(champion_eval) => {
+            let pooled: Vec<(usize, f64, f64)> = newer
+                .iter()
+                .map(|b| (b.metrics.rows, b.metrics.log_loss, b.metrics.ece))
+                .collect();
+            let challenger_eval = Evaluation::pool(&pooled);
+            let problems = sanity_problems(&champion, &challenger, &challenger_eval, comparison.max_ece);
+            decide(&champion_eval, &challenger_eval, comparison.margin, &problems)
+        }
+    };
+    let mut registry = Registry::load(models)?;
+    match &decision {
+        Decision::Promote(why) => {
+            registry.promote(&challenger.model_id, why);
+            registry.save(models)?;
+            ui.result(format!("promoted {} to champion: {why}", challenger.model_id));
+        }
+        Decision::Keep(why) => {
+            registry.annotate(&challenger.model_id, &format!("not promoted: {why}"));
+            registry.save(models)?;
+            ui.result(format!("kept champion {}: {why}", champion.model_id));
+        }
+    }
+    Ok(())
+}
+
+/// The champion's metrics pooled over the labelled snapshots from the first to the last of `dates` (`None`
+/// without dates), after warning about drift of the population eligible at `as_of`; or why it cannot score
+/// this config's data.
+fn champion_on(
+    ui: &Ui,
+    champion: &pql_train::Artifact,
+    config: &Config,
+    dates: &[NaiveDate],
+    as_of: NaiveDate,
+) -> anyhow::Result<Result<Option<pql_train::registry::Evaluation>, String>> {
+    let levels = pql_features::levels_in(&champion.features);
+    let scorer = match pql_score::Scorer::new(champion, &pql_features::catalog::catalog(config, &levels)) {
+        Ok(scorer) => scorer,
+        Err(mismatch) => return Ok(Err(mismatch.to_string())),
+    };
+    let today = feature_builder(ui, config, &Snapshots::One(as_of), Some(&levels))?.collect()?;
+    if today.frame.height() > 0 {
+        warn_drift(&scorer.drift(&today.frame)?, &config.drift);
+    }
+    let (Some(&from), Some(&to)) = (dates.first(), dates.last()) else {
+        return Ok(Ok(None));
+    };
+    let builder = feature_builder(ui, config, &Snapshots::Range { from, to }, Some(&levels))?.known_at(as_of);
+    let mut snapshots = Vec::new();
+    for frame in builder.snapshots() {
+        let rows = pql_train::matrix::LabelledMatrix::from_table(&frame?, &champion.feature_names())?;
+        if rows.labels.is_empty() {
+            continue;
+        }
+        let metrics = pql_train::metrics::Metrics::evaluate(&rows.labels, &champion.predict(rows.x.view()))?;
+        snapshots.push((metrics.rows, metrics.log_loss, metrics.ece));
+    }
+    Ok(Ok(
+        (!snapshots.is_empty()).then(|| pql_train::registry::Evaluation::pool(&snapshots))
+    ))
+}
+
+/// Warns about every feature and the probability whose PSI is above the thresholds.
+fn warn_drift(drift: &pql_score::drift::Drift, thresholds: &pql_data::config::Drift) {
+    for (feature, psi) in drift.above(thresholds.feature_psi) {
+        tracing::warn!(
+            "drift: `{feature}` has moved from the training data (PSI {psi:.2} > {}); see pql drift",
+            thresholds.feature_psi
+        );
+    }
+    if drift.probability > thresholds.score_psi {
+        tracing::warn!(
+            "drift: the probabilities have moved from the training data's (PSI {:.2} > {}); see pql drift",
+            drift.probability,
+            thresholds.score_psi
+        );
+    }
 }
 
 /// Loads a model directory, or with `champion` (or `<folder>/champion`) the champion of the folder's
@@ -714,19 +961,7 @@ fn score(
         ("pql.tiers".to_string(), described.clone()),
     ];
     pql_data::write_frame(&scores.frame, out, &metadata)?;
-    for (feature, psi) in scores.drift.above(thresholds.feature_psi) {
-        tracing::warn!(
-            "drift: `{feature}` has moved from the training data (PSI {psi:.2} > {}); see pql drift",
-            thresholds.feature_psi
-        );
-    }
-    if scores.drift.probability > thresholds.score_psi {
-        tracing::warn!(
-            "drift: the probabilities have moved from the training data's (PSI {:.2} > {}); see pql drift",
-            scores.drift.probability,
-            thresholds.score_psi
-        );
-    }
+    warn_drift(&scores.drift, &thresholds);
     ui.result(format!(
         "{}\nmodel {} ({}); {} rows{when} written to {} in {:.1} s",
         text::score_summary(&scores.summary, &described),

@@ -120,6 +120,15 @@ impl FeatureBuilder {
         self
     }
 
+    /// Labels only what was known at 00:00 UTC of `date`, as a run on that day would: a snapshot is
+    /// labelled when `as_of + horizon` is at or before it. By default the data's own end decides (the
+    /// day of its latest event or conversion).
+    pub fn known_at(mut self, date: NaiveDate) -> Self {
+        let end = epoch_day(date) * prepare::DAY_US;
+        self.prepared.observation_end = self.prepared.observation_end.min(end);
+        self
+    }
+
     /// The number of snapshots.
     pub fn snapshot_count(&self) -> usize {
         self.days.len()

@@ -58,6 +58,7 @@ pub struct GeneratorParams {
     horizon_days: u32,
     format: OutputFormat,
     chunk_accounts: u64,
+    shift_on: Option<NaiveDate>,
 }
 
 /// Settings that passed [`GeneratorParams::check`].
@@ -76,6 +77,7 @@ impl GeneratorParams {
             horizon_days: 30,
             format: OutputFormat::Parquet,
             chunk_accounts: 20_000,
+            shift_on: None,
         }
     }
 
@@ -116,6 +118,13 @@ impl GeneratorParams {
         self
     }
 
+    /// The product changes on this date (see [`Calendar::with_shift`](simulate::Calendar::with_shift)): a week-by-week simulation of a
+    /// pricing and packaging change, for drift and retraining tests. Default: no change.
+    pub fn shift_on(mut self, date: NaiveDate) -> Self {
+        self.shift_on = Some(date);
+        self
+    }
+
     /// Validates the settings.
     pub fn check(self) -> Result<ValidGeneratorParams, GenerateError> {
         let invalid = |message: String| Err(GenerateError::InvalidParams(message));
@@ -134,6 +143,15 @@ impl GeneratorParams {
                 self.weeks * 7,
                 self.horizon_days
             ));
+        }
+        if let Some(date) = self.shift_on {
+            let end = self.start + chrono::Days::new(u64::from(self.weeks) * 7);
+            if date <= self.start || date >= end {
+                return invalid(format!(
+                    "the product change date must fall inside the history ({} to {end}), got {date}",
+                    self.start
+                ));
+            }
         }
         if self.chunk_accounts == 0 {
             return invalid("chunk size must be at least 1 account".into());
@@ -189,7 +207,10 @@ pub struct Summary {
 pub fn generate(params: &ValidGeneratorParams, out: &Path) -> Result<Summary, GenerateError> {
     let started = Instant::now();
     let p = &params.0;
-    let calendar = Calendar::new(p.start, p.weeks * 7);
+    let mut calendar = Calendar::new(p.start, p.weeks * 7);
+    if let Some(date) = p.shift_on {
+        calendar = calendar.with_shift((date - p.start).num_days() as u32);
+    }
     let mut writers = Writers::create(out, p.format)?;
 
     let snapshot_days: Vec<u32> = (1..)
@@ -275,6 +296,18 @@ mod tests {
         assert!(GeneratorParams::new(10).weeks(1).check().is_err());
         assert!(GeneratorParams::new(10).weeks(4).horizon_days(28).check().is_err());
         assert!(GeneratorParams::new(10).chunk_accounts(0).check().is_err());
+        let start = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
+        assert!(GeneratorParams::new(10).weeks(4).shift_on(start).check().is_err());
+        assert!(GeneratorParams::new(10)
+            .weeks(4)
+            .shift_on(start + chrono::Days::new(28))
+            .check()
+            .is_err());
+        assert!(GeneratorParams::new(10)
+            .weeks(4)
+            .shift_on(start + chrono::Days::new(27))
+            .check()
+            .is_ok());
         assert!(GeneratorParams::new(10).check().is_ok());
     }
 

@@ -39,6 +39,8 @@ pub struct Calendar {
     pub month_of_day: Vec<u32>,
     /// Cumulative signup weight of every day, normalised to end at 1.
     pub signup_cdf: Vec<f64>,
+    /// First day of the changed product (see [`Calendar::with_shift`]), if it changes.
+    pub shift_day: Option<u32>,
 }
 
 impl Calendar {
@@ -72,7 +74,21 @@ impl Calendar {
             start_weekday,
             month_of_day,
             signup_cdf,
+            shift_day: None,
         }
+    }
+
+    /// The product changes from day `day` on: a guided onboarding shows new accounts three features in
+    /// their first session, the free plan's monthly task limit halves, conversion becomes likelier overall
+    /// (a cheaper self-serve plan), hitting the limit pushes harder towards buying, and hand-raising,
+    /// breadth and key features matter less. Behaviour before that day is unchanged.
+    pub fn with_shift(mut self, day: u32) -> Calendar {
+        self.shift_day = Some(day);
+        self
+    }
+
+    fn is_shifted(&self, day: u32) -> bool {
+        self.shift_day.is_some_and(|shift| day >= shift)
     }
 
     fn is_weekend(&self, day: u32) -> bool {
@@ -274,24 +290,28 @@ pub fn simulate(seed: u64, index: u64, accounts: u64, calendar: &Calendar) -> Ac
         let day = signup_day + d;
         let day_start = calendar.start_ms + i64::from(day) * DAY_MS;
         let in_trial = plan == "trial" && d < TRIAL_DAYS;
+        let shifted = calendar.is_shifted(day);
 
         // Conversion hazard from the traits and the path up to yesterday.
         let recent = |last: Option<u32>, within: u32| last.is_some_and(|l| d - l <= within);
         let mut eta = -6.7 + 0.9 * intent;
         if recent(state.last_hand_raise, 3) {
-            eta += 1.3;
+            eta += if shifted { 0.3 } else { 1.3 };
         }
         if recent(state.last_upgrade_click, 3) {
             eta += 0.7;
         }
         if recent(state.last_limit_hit, 7) {
-            eta += if state.teammates >= 1 { 1.1 } else { 0.5 };
+            eta += if state.teammates >= 1 { 1.1 } else { 0.5 } + if shifted { 1.0 } else { 0.0 };
         }
         if state.breadth >= 5 {
-            eta += 0.6;
+            eta += if shifted { 0.2 } else { 0.6 };
         }
-        if state.key_event {
+        if state.key_event && !shifted {
             eta += 0.4;
+        }
+        if shifted {
+            eta += 1.2;
         }
         if plan == "trial" && (11..=15).contains(&d) {
             eta += 0.7;
@@ -360,7 +380,16 @@ pub fn simulate(seed: u64, index: u64, accounts: u64, calendar: &Calendar) -> Ac
                 time_on_day(&mut rng, day_start, signup_ms)
             };
             let mut n = 1 + poisson(&mut rng, 3.0 * engagement).min(200);
-            if state.breadth < FEATURES.len() && (state.breadth == 0 || rng.gen_bool(adopt_rate)) {
+            // The changed product's guided onboarding shows three features in the first session.
+            let new_features = if shifted && d == 0 && s == 0 {
+                3
+            } else {
+                usize::from(state.breadth < FEATURES.len() && (state.breadth == 0 || rng.gen_bool(adopt_rate)))
+            };
+            for i in 0..new_features.min(FEATURES.len() - state.breadth) {
+                if i > 0 {
+                    ts += 1_000;
+                }
                 let code = order[state.breadth];
                 state.breadth += 1;
                 state.key_event |= KEY_FEATURES.contains(&code);
@@ -369,7 +398,7 @@ pub fn simulate(seed: u64, index: u64, accounts: u64, calendar: &Calendar) -> Ac
                     user: Some(user),
                     code,
                 });
-                n -= 1;
+                n = n.saturating_sub(1);
             }
             let adopted = &order[..state.breadth];
             for _ in 0..n {
@@ -381,7 +410,8 @@ pub fn simulate(seed: u64, index: u64, accounts: u64, calendar: &Calendar) -> Ac
                         state.limit_month = month;
                         state.tasks_this_month = 0;
                     }
-                    if state.tasks_this_month >= TASKS_PER_MONTH {
+                    let limit = if shifted { TASKS_PER_MONTH / 2 } else { TASKS_PER_MONTH };
+                    if state.tasks_this_month >= limit {
                         // Blocked: the first attempt of the day shows the limit; most users then give up
                         // on creating tasks for the day.
                         if limit_hit_today && rng.gen_bool(0.8) {

@@ -195,7 +195,7 @@ impl Artifact {
     }
 
     /// Writes `<models>/<model_id>/` (`model.json`, `metrics.json`, `importances.csv`) atomically and
-    /// returns its path. An existing directory of the same id (the same content) is replaced.
+    /// returns its path. An existing directory of the same id (the same content) is kept as it is.
     pub fn save(&self, models: &Path) -> Result<PathBuf, ArtifactError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -219,8 +219,10 @@ impl Artifact {
                 .map_err(io(&path))?;
         }
         let target = models.join(&self.model_id);
-        if target.exists() {
-            std::fs::remove_dir_all(&target).map_err(io(&target))?;
+        if target.join("model.json").exists() {
+            // The id is a hash of the content: the complete directory already there is this model. Replacing
+            // it would leave a moment in which the registry names a missing model.
+            return Ok(target);
         }
         std::fs::rename(staging.path(), &target).map_err(io(&target))?;
         let _ = staging.keep(); // renamed into place: nothing left to remove

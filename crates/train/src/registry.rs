@@ -178,6 +178,13 @@ impl Registry {
         self.champion = Some(model_id.to_string());
     }
 
+    /// Records why a registered model's status did not change (e.g. a challenger kept out).
+    pub fn annotate(&mut self, model_id: &str, note: &str) {
+        if let Some(entry) = self.models.iter_mut().find(|e| e.model_id == model_id) {
+            entry.note = note.to_string();
+        }
+    }
+
     /// The champion's directory inside `models`.
     pub fn champion_dir(&self, models: &Path) -> Result<PathBuf, ArtifactError> {
         let id = self.champion.as_ref().ok_or_else(|| ArtifactError::Invalid {
@@ -185,6 +192,116 @@ impl Registry {
             message: "no champion model yet: train one with `pql train --out <this folder>`".into(),
         })?;
         Ok(models.join(id))
+    }
+}
+
+/// A model's metrics pooled over the comparison snapshots (weighted by their rows).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// Labelled rows.
+    pub rows: usize,
+    /// Mean log loss.
+    pub log_loss: f64,
+    /// Expected calibration error.
+    pub ece: f64,
+}
+
+impl Evaluation {
+    /// Pools per-snapshot `(rows, log loss, ECE)` by rows.
+    pub fn pool(snapshots: &[(usize, f64, f64)]) -> Evaluation {
+        let rows: usize = snapshots.iter().map(|s| s.0).sum();
+        let weight = |f: fn(&(usize, f64, f64)) -> f64| {
+            snapshots.iter().map(|s| s.0 as f64 * f(s)).sum::<f64>() / rows.max(1) as f64
+        };
+        Evaluation {
+            rows,
+            log_loss: weight(|s| s.1),
+            ece: weight(|s| s.2),
+        }
+    }
+}
+
+/// What a retrain does with its challenger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// The challenger becomes the champion, because…
+    Promote(String),
+    /// The champion stays, because…
+    Keep(String),
+}
+
+/// A feature varied in a model's training data when no bin of its profile holds more than this share, so
+/// that a rare event going quiet for a week is not mistaken for a broken feed.
+const VARIED: f64 = 0.9;
+
+/// Why a challenger may not replace the champion whatever its metrics: features the champion uses that
+/// it lacks, features that varied in the champion's training data (see [`VARIED`]) but are constant in the
+/// challenger's (a broken event feed looks like this), and a calibration error above `max_ece` on the
+/// comparison rows.
+pub fn sanity_problems(
+    champion: &Artifact,
+    challenger: &Artifact,
+    evaluation: &Evaluation,
+    max_ece: f64,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let has = |artifact: &Artifact, name: &str| artifact.features.iter().position(|f| f.name == name);
+    let missing: Vec<&str> = champion
+        .features
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|name| has(challenger, name).is_none())
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!("it lacks features the champion uses: {}", missing.join(", ")));
+    }
+    let constant = |artifact: &Artifact, i: usize| artifact.profile.features[i].edges.is_empty();
+    let varied = |i: usize| champion.profile.features[i].shares.iter().all(|&share| share <= VARIED);
+    let dead: Vec<&str> = champion
+        .features
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((i, f, has(challenger, &f.name)?)))
+        .filter(|&(i, _, j)| varied(i) && constant(challenger, j))
+        .map(|(_, f, _)| f.name.as_str())
+        .collect();
+    if !dead.is_empty() {
+        problems.push(format!(
+            "features that varied for the champion are constant in its latest training snapshot (a broken \
+             event feed?): {}",
+            dead.join(", ")
+        ));
+    }
+    if evaluation.ece > max_ece {
+        problems.push(format!(
+            "its calibration error {:.4} on the comparison snapshots is above {max_ece}",
+            evaluation.ece
+        ));
+    }
+    problems
+}
+
+/// Promotes the challenger when it has no sanity problems and its log loss is lower than the champion's
+/// by more than the relative `margin` on the same rows.
+pub fn decide(champion: &Evaluation, challenger: &Evaluation, margin: f64, problems: &[String]) -> Decision {
+    let gain = 1.0 - challenger.log_loss / champion.log_loss;
+    let comparison = format!(
+        "log loss {:.5} against the champion's {:.5} on the same {} rows ({:+.2}%, margin {:.2}%)",
+        challenger.log_loss,
+        champion.log_loss,
+        challenger.rows,
+        -100.0 * gain,
+        100.0 * margin
+    );
+    if !problems.is_empty() {
+        Decision::Keep(format!(
+            "the challenger fails sanity checks: {} ({comparison})",
+            problems.join("; ")
+        ))
+    } else if gain > margin {
+        Decision::Promote(comparison)
+    } else {
+        Decision::Keep(format!("the challenger is not better by the margin: {comparison}"))
     }
 }
 
@@ -204,6 +321,24 @@ mod tests {
             status: Status::Candidate,
             note: String::new(),
         }
+    }
+
+    #[test]
+    fn the_challenger_is_promoted_only_when_better_by_the_margin_and_calibrated() {
+        let champion = Evaluation::pool(&[(100, 0.20, 0.01), (300, 0.20, 0.01)]);
+        assert_eq!(champion.rows, 400);
+        let better = Evaluation::pool(&[(100, 0.16, 0.01), (300, 0.19, 0.02)]);
+        assert!((better.log_loss - 0.1825).abs() < 1e-12 && (better.ece - 0.0175).abs() < 1e-12);
+        assert!(matches!(decide(&champion, &better, 0.05, &[]), Decision::Promote(_)));
+        assert!(matches!(decide(&champion, &better, 0.10, &[]), Decision::Keep(_)));
+        let problems = vec!["its calibration error 0.0800 is above 0.05".to_string()];
+        let Decision::Keep(why) = decide(&champion, &better, 0.0, &problems) else {
+            panic!("a challenger with a sanity problem is kept out")
+        };
+        assert!(
+            why.contains("fails sanity checks: its calibration error 0.0800"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -83,12 +83,12 @@ pub enum TrainError {
     #[error(transparent)]
     Matrix(#[from] MatrixError),
     /// No time split exists.
-    #[error("{context}: {source}")]
+    #[error("{context}: {reason}")]
     Split {
         /// Which split.
         context: String,
-        /// Why.
-        source: SplitError,
+        /// Why (part of this message, not a separate cause, so it is printed once).
+        reason: SplitError,
     },
     /// A part of the rows has one class only.
     #[error("{part} ({rows} rows) hold {positives} converted rows; a model needs both converted and unconverted rows")]
@@ -310,10 +310,10 @@ fn fit_procedure(
     params: &TrainParams,
     context: &str,
 ) -> Result<Fitted, TrainError> {
-    let split = TimeSplit::latest(&rows.as_of, params.validation_snapshots, params.horizon_days).map_err(|source| {
+    let split = TimeSplit::latest(&rows.as_of, params.validation_snapshots, params.horizon_days).map_err(|reason| {
         TrainError::Split {
             context: context.to_string(),
-            source,
+            reason,
         }
     })?;
     let fit_rows = rows.snapshots(|t| split.train.binary_search(&t).is_ok());
@@ -427,7 +427,7 @@ fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Res
             if pool.labels.is_empty() {
                 return Err(TrainError::Split {
                     context,
-                    source: SplitError::NoTrainingSnapshots {
+                    reason: SplitError::NoTrainingSnapshots {
                         first_validation: as_of,
                         horizon_days: params.horizon_days,
                     },
