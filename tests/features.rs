@@ -609,3 +609,44 @@ fn features_for_eight_weeks_of_the_bundled_sample() {
         "some labels open, some closed"
     );
 }
+
+#[test]
+fn labels_known_at_a_date_are_those_whose_horizon_had_closed_and_features_do_not_change() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/pql.toml");
+    let config = pql_data::Config::load(&path).unwrap();
+    let date = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    let snapshots = pql_features::Snapshots::Range {
+        from: date("2025-04-21"),
+        to: date("2025-06-02"),
+    };
+    let build = |known_at: Option<&str>| {
+        let mut builder = pql_features::FeatureBuilder::new(&config, &snapshots, None).unwrap();
+        if let Some(day) = known_at {
+            builder = builder.known_at(date(day));
+        }
+        builder.collect().unwrap().frame
+    };
+    let all = build(None);
+    // A run on 2025-06-02 knows the 30-day labels of snapshots up to 2025-05-03: 04-21 and 04-28.
+    let then = build(Some("2025-06-02"));
+    assert!(all.drop("label").unwrap().equals_missing(&then.drop("label").unwrap()));
+    let as_of = all.column("as_of").unwrap().cast(&DataType::String).unwrap();
+    let (label_all, label_then) = (
+        all.column("label").unwrap().i32().unwrap(),
+        then.column("label").unwrap().i32().unwrap(),
+    );
+    let mut closed = 0;
+    for i in 0..all.height() {
+        let day = as_of.str().unwrap().get(i).unwrap();
+        if day < "2025-05-03" {
+            assert_eq!(label_then.get(i), label_all.get(i), "row {i} ({day})");
+            assert!(label_all.get(i).is_some());
+            closed += 1;
+        } else {
+            assert_eq!(label_then.get(i), None, "row {i} ({day}) was not labelled yet");
+        }
+    }
+    assert!(closed > 0 && closed < all.height());
+    // A date after the data's end changes nothing.
+    assert!(all.equals_missing(&build(Some("2030-01-01"))));
+}

@@ -5,6 +5,7 @@ use ndarray::Array2;
 use pql_train::artifact::Artifact;
 use pql_train::matrix::LabelledMatrix;
 use pql_train::model::{ModelChoice, ModelKind, Settings};
+use pql_train::registry::{sanity_problems, Evaluation};
 use pql_train::{train, TrainError, TrainParams};
 use rand::{Rng, SeedableRng};
 
@@ -215,5 +216,54 @@ fn one_class_no_rows_and_too_few_positives_are_refused_clearly() {
     assert!(
         err.starts_with("validation: no snapshot's 30-day labels had closed"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_challenger_that_lacks_or_flattens_a_feature_or_is_miscalibrated_fails_the_sanity_checks() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample/pql.toml");
+    let mut defs = pql_features::describe(&pql_data::Config::load(sample).unwrap()).unwrap();
+    defs.truncate(4);
+    for (def, name) in defs.iter_mut().zip(["usage", "seats", "integrations", "noise"]) {
+        def.name = name.to_string();
+    }
+    let artifact = |rows: &LabelledMatrix| {
+        let trained = train(rows, &[], &params()).unwrap();
+        Artifact::new(trained, defs.clone(), rows, "[label]\n", 42, 30)
+    };
+    let rows = snapshots(12, 1000, 0.1, 6);
+    let champion = artifact(&rows);
+    let calibrated = Evaluation {
+        rows: 1000,
+        log_loss: 0.2,
+        ece: 0.01,
+    };
+    assert_eq!(
+        sanity_problems(&champion, &champion, &calibrated, 0.05),
+        Vec::<String>::new()
+    );
+
+    let mut flat = rows.clone();
+    flat.x.column_mut(3).fill(0.0);
+    let problems = sanity_problems(&champion, &artifact(&flat), &calibrated, 0.05);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("constant") && problems[0].ends_with(": noise"),
+        "{problems:?}"
+    );
+
+    let mut lacking = champion.clone();
+    lacking.features.remove(1);
+    let problems = sanity_problems(&champion, &lacking, &calibrated, 0.05);
+    assert_eq!(problems, ["it lacks features the champion uses: seats"]);
+
+    let miscalibrated = Evaluation {
+        ece: 0.08,
+        ..calibrated
+    };
+    let problems = sanity_problems(&champion, &champion, &miscalibrated, 0.05);
+    assert_eq!(
+        problems,
+        ["its calibration error 0.0800 on the comparison snapshots is above 0.05"]
     );
 }
