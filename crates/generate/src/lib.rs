@@ -305,6 +305,7 @@ mod tests {
             .is_err());
         assert!(GeneratorParams::new(10)
             .weeks(4)
+            .horizon_days(7)
             .shift_on(start + chrono::Days::new(27))
             .check()
             .is_ok());
