@@ -3,6 +3,7 @@
 mod contract;
 mod features;
 mod generate;
+mod report;
 mod retrain;
 mod score;
 mod train;

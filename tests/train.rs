@@ -49,7 +49,7 @@ fn training_on_the_sample_writes_a_calibrated_model_with_every_report_section() 
         assert!(out.contains(section), "missing `{section}` in:\n{out}");
     }
     let artifact = json(&model.join("model.json"));
-    assert_eq!(artifact["format_version"], 2);
+    assert_eq!(artifact["format_version"], 3);
     assert_eq!(artifact["features"].as_array().unwrap().len(), 60);
     assert_eq!(artifact["backtest"].as_array().unwrap().len(), 2);
     assert_eq!(artifact["rules"].as_array().unwrap().len(), 3);

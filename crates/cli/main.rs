@@ -4,6 +4,7 @@
 mod text;
 mod ui;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -193,6 +194,25 @@ enum Command {
         /// A feature table holding the account's row instead.
         #[arg(long, requires = "account")]
         features: Option<PathBuf>,
+    },
+    /// Write a self-contained HTML report of a model (and of a scores file) for analysts.
+    #[command(after_help = "Examples:\n  pql report --model models/champion --out report.html\n  \
+        pql report --model models/<model_id> --scores scores.parquet --out report.html\n\n\
+        One HTML file with inline SVG charts, viewable without a network: the model card, validation \
+        metrics with ROC, precision-recall, calibration and cumulative-gains charts, feature importances \
+        with their spread, partial dependence of the top features, the config's rules beside the model, \
+        the backtest, and with --scores the score distribution, tier counts and the most probable accounts \
+        with their reasons. Every number is read from the model's files or the scores file.")]
+    Report {
+        /// The model directory, its model.json, or `champion` (`<folder>/champion`).
+        #[arg(long)]
+        model: PathBuf,
+        /// A scores file from `pql score` (.parquet or .csv) to report on too.
+        #[arg(long)]
+        scores: Option<PathBuf>,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Run the whole pipeline on the bundled sample: features, training, scoring, and a short summary.
     #[command(after_help = "Example:\n  pql quickstart --out quickstart\n\n\
@@ -462,6 +482,25 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 "{}",
                 text::explanation(&account, &as_of.to_string(), &artifact, &explanation)
             );
+            Ok(())
+        }
+        Command::Report { model, scores, out } => {
+            let artifact = load_model(&model)?;
+            let scores = match scores {
+                Some(path) => Some(
+                    pql_report::ScoresSummary::from_frame(&pql_score::read_scores(&path)?)
+                        .with_context(|| format!("{}", path.display()))?,
+                ),
+                None => None,
+            };
+            let html = pql_report::render(&artifact, scores.as_ref())?;
+            pql_data::write_atomically(&out, |file| file.write_all(html.as_bytes()))?;
+            ui.result(format!(
+                "report of model {} written to {} ({} KiB)",
+                artifact.model_id,
+                out.display(),
+                html.len().div_ceil(1024)
+            ));
             Ok(())
         }
         Command::Quickstart { out, config } => quickstart(ui, &config, &out),

@@ -48,10 +48,7 @@ pub fn training_report(artifact: &pql_train::Artifact) -> String {
         out,
         "chosen: {} with {} calibration; validation lift@10% {:.2}, top 10% capture {:.1}%, top 20% {:.1}%",
         artifact.kind,
-        match artifact.calibration {
-            pql_train::calibration::Calibration::Platt { .. } => "Platt",
-            pql_train::calibration::Calibration::Isotonic { .. } => "isotonic",
-        },
+        artifact.calibration.name(),
         m.lift_at_10,
         100.0 * m.recall_at_10,
         100.0 * m.recall_at_20

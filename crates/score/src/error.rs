@@ -21,9 +21,9 @@ pub enum ScoreError {
     /// A tier policy value is out of range.
     #[error("{0}")]
     Policy(String),
-    /// A previous scores file cannot be used.
+    /// A scores file (e.g. `--previous`) cannot be read or used.
     #[error("{}: {message}", .path.display())]
-    Previous {
+    ScoresFile {
         /// The file.
         path: PathBuf,
         /// What is wrong.

@@ -280,29 +280,37 @@ impl Scores {
     }
 }
 
-/// The accounts flagged `is_pql` in an earlier scores file (Parquet or CSV from `pql score`).
-pub fn read_previous_pqls(path: &Path) -> Result<HashSet<String>, ScoreError> {
-    let error = |message: String| ScoreError::Previous {
+/// Reads a scores file written by `pql score` (Parquet or CSV by extension).
+pub fn read_scores(path: &Path) -> Result<DataFrame, ScoreError> {
+    let error = |message: String| ScoreError::ScoresFile {
         path: path.to_path_buf(),
         message,
     };
     let polars_error = |e: PolarsError| error(e.to_string().lines().next().unwrap_or_default().to_string());
-    let frame = match pql_data::input::Format::of(path) {
+    match pql_data::input::Format::of(path) {
         Some(pql_data::input::Format::Parquet) => {
             let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
-            ParquetReader::new(file).finish().map_err(polars_error)?
+            ParquetReader::new(file).finish().map_err(polars_error)
         }
         Some(pql_data::input::Format::Csv) => CsvReadOptions::default()
             .with_has_header(true)
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|r| r.finish())
-            .map_err(polars_error)?,
-        _ => {
-            return Err(error(
-                "a previous scores file is a .parquet or .csv file from `pql score`".into(),
-            ))
-        }
+            .map_err(polars_error),
+        _ => Err(error(
+            "a scores file is a .parquet or .csv file from `pql score`".into(),
+        )),
+    }
+}
+
+/// The accounts flagged `is_pql` in an earlier scores file (Parquet or CSV from `pql score`).
+pub fn read_previous_pqls(path: &Path) -> Result<HashSet<String>, ScoreError> {
+    let error = |message: String| ScoreError::ScoresFile {
+        path: path.to_path_buf(),
+        message,
     };
+    let polars_error = |e: PolarsError| error(e.to_string().lines().next().unwrap_or_default().to_string());
+    let frame = read_scores(path)?;
     let column = |name: &str| {
         frame
             .column(name)

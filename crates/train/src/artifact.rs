@@ -12,9 +12,9 @@ use pql_features::FeatureDef;
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::Calibration;
-use crate::importance::Importance;
+use crate::importance::{Dependence, Importance};
 use crate::matrix::LabelledMatrix;
-use crate::metrics::Metrics;
+use crate::metrics::{Curves, Metrics};
 use crate::model::{Model, ModelKind, Settings};
 use crate::profile::{Distribution, Profile};
 use crate::rules::RuleComparison;
@@ -24,7 +24,7 @@ use crate::training::{BacktestRow, CandidateResult, Part, ThresholdPolicy, Train
 pub const PROFILE_ROWS: usize = 100_000;
 
 /// The artifact format this pql writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Where the training data came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,12 +70,16 @@ pub struct Artifact {
     pub training: Provenance,
     /// Calibrated validation metrics of the chosen family.
     pub metrics: Metrics,
+    /// The curves behind them (ROC, precision-recall, reliability, gains).
+    pub curves: Curves,
     /// Each family tried.
     pub candidates: Vec<CandidateResult>,
     /// Per-snapshot backtest.
     pub backtest: Vec<BacktestRow>,
     /// Feature importances, in feature order.
     pub importances: Vec<Importance>,
+    /// Partial dependence of the model on its most important features (validation rows).
+    pub dependence: Vec<Dependence>,
     /// Rule baselines beside the model.
     pub rules: Vec<RuleComparison>,
     /// The training data's distributions, for drift checks.
@@ -133,9 +137,11 @@ impl Artifact {
                 seed,
             },
             metrics: trained.validation,
+            curves: trained.curves,
             candidates: trained.candidates,
             backtest: trained.backtest,
             importances: trained.importances,
+            dependence: trained.dependence,
             rules: trained.rules,
             profile: Profile {
                 rows: 0,

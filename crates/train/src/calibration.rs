@@ -37,6 +37,14 @@ fn logit(p: f64) -> f64 {
 }
 
 impl Calibration {
+    /// The method's name for people: `Platt` or `isotonic`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Calibration::Platt { .. } => "Platt",
+            Calibration::Isotonic { .. } => "isotonic",
+        }
+    }
+
     /// Fits Platt scaling by maximum likelihood (no penalty) on raw probabilities and labels.
     pub fn platt(raw: &[f64], labels: &[bool]) -> Result<Calibration, LogisticError> {
         let x = Array2::from_shape_vec((raw.len(), 1), raw.iter().map(|&p| logit(p)).collect())

@@ -19,6 +19,12 @@ use crate::model::Model;
 /// stays bounded on large validation sets.
 pub const PERMUTATION_ROWS: usize = 20_000;
 
+/// Rows averaged over for partial dependence at most (evenly spaced through the validation rows).
+pub const DEPENDENCE_ROWS: usize = 2_000;
+
+/// Features with the largest permutation importance given a partial-dependence curve.
+pub const DEPENDENCE_FEATURES: usize = 6;
+
 /// One feature's importances.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Importance {
@@ -168,4 +174,53 @@ mod tests {
         let full = model.predict(changed.view());
         assert!(fast.iter().zip(&full).all(|(a, b)| (a - b).abs() < 1e-12));
     }
+}
+
+/// How the calibrated probability moves across one feature's range, every other feature as it is: the
+/// mean probability of the same rows with the feature set to each value in turn (partial dependence).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dependence {
+    /// Feature name.
+    pub feature: String,
+    /// The feature's values: its distinct 5th, 15th, …, 95th percentiles among the rows.
+    pub values: Vec<f64>,
+    /// Mean calibrated probability at each value.
+    pub probability: Vec<f64>,
+}
+
+/// Partial dependence of `model` + `calibration` on each feature in `features` (column indices of `rows`),
+/// over at most [`DEPENDENCE_ROWS`] of the rows.
+pub fn partial_dependence(
+    model: &Model,
+    calibration: &crate::calibration::Calibration,
+    rows: &LabelledMatrix,
+    features: &[usize],
+) -> Vec<Dependence> {
+    let stride = rows.labels.len().div_ceil(DEPENDENCE_ROWS).max(1);
+    let x = rows.x.slice(ndarray::s![..;stride, ..]).to_owned();
+    features
+        .par_iter()
+        .map(|&j| {
+            let mut sorted = x.column(j).to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let mut values: Vec<f64> = (0..10)
+                .map(|k| sorted[((2 * k + 1) * sorted.len() / 20).min(sorted.len() - 1)])
+                .collect();
+            values.dedup();
+            let mut changed = x.clone();
+            let probability = values
+                .iter()
+                .map(|&v| {
+                    changed.column_mut(j).fill(v);
+                    let scores = model.predict(changed.view());
+                    scores.iter().map(|&p| calibration.apply(p)).sum::<f64>() / scores.len() as f64
+                })
+                .collect();
+            Dependence {
+                feature: rows.names[j].clone(),
+                values,
+                probability,
+            }
+        })
+        .collect()
 }

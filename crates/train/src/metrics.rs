@@ -137,6 +137,110 @@ impl Metrics {
     }
 }
 
+/// Points kept per curve at most: enough to draw it, small enough for `model.json`.
+pub const CURVE_POINTS: usize = 200;
+
+/// The curves behind [`Metrics`], for reports: computed from the same labels and probabilities with the
+/// same definitions, so a chart and the number beside it agree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curves {
+    /// ROC curve through the distinct thresholds from high to low: `[false positive rate, true positive
+    /// rate]`, starting at `[0, 0]` and ending at `[1, 1]` (thinned to at most [`CURVE_POINTS`]).
+    pub roc: Vec<[f64; 2]>,
+    /// Precision-recall curve along the same thresholds: `[recall, precision]`.
+    pub precision_recall: Vec<[f64; 2]>,
+    /// The ten equal-width probability bins of the ECE.
+    pub reliability: Vec<ReliabilityBin>,
+    /// Cumulative gains: `[share of rows taken from the top, share of conversions among them]` for
+    /// every whole percent from 0 to 100.
+    pub gains: Vec<[f64; 2]>,
+}
+
+/// One bin of a reliability diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    /// Lower edge (exclusive except for the first bin).
+    pub from: f64,
+    /// Upper edge (inclusive).
+    pub to: f64,
+    /// Rows in the bin.
+    pub rows: usize,
+    /// Mean predicted probability of its rows.
+    pub predicted: f64,
+    /// Share of its rows that converted.
+    pub observed: f64,
+}
+
+impl Curves {
+    /// The curves of probabilities of the positive class against 0/1 labels (both classes present, as
+    /// [`Metrics::evaluate`] requires).
+    pub fn of(labels: &[bool], probabilities: &[f64]) -> Curves {
+        let order = descending_order(probabilities);
+        let positives = labels.iter().filter(|&&y| y).count().max(1) as f64;
+        let negatives = (labels.len() as f64 - positives).max(1.0);
+        let (mut tp, mut seen) = (0usize, 0usize);
+        let mut roc = vec![[0.0, 0.0]];
+        let mut precision_recall = Vec::new();
+        for (group_tp, group_fp) in tie_groups(labels, probabilities, &order) {
+            tp += group_tp;
+            seen += group_tp + group_fp;
+            let tp = tp as f64;
+            roc.push([(seen as f64 - tp) / negatives, tp / positives]);
+            precision_recall.push([tp / positives, tp / seen as f64]);
+        }
+        let gains = (0..=100)
+            .map(|k| {
+                let count = (k as f64 / 100.0 * labels.len() as f64).ceil() as usize;
+                let hits = order[..count.min(labels.len())].iter().filter(|&&i| labels[i]).count();
+                [k as f64 / 100.0, hits as f64 / positives]
+            })
+            .collect();
+        Curves {
+            roc: thin(roc),
+            precision_recall: thin(precision_recall),
+            reliability: reliability_bins(labels, probabilities, 10),
+            gains,
+        }
+    }
+}
+
+/// At most [`CURVE_POINTS`] evenly spaced points of `points`, keeping the first and the last.
+fn thin(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    if points.len() <= CURVE_POINTS {
+        return points;
+    }
+    let last = points.len() - 1;
+    (0..CURVE_POINTS)
+        .map(|k| points[k * last / (CURVE_POINTS - 1)])
+        .collect()
+}
+
+/// The equal-width bins of the ECE; a probability on an inner edge belongs to the lower bin.
+fn reliability_bins(labels: &[bool], probabilities: &[f64], bins: usize) -> Vec<ReliabilityBin> {
+    let width = 1.0 / bins as f64;
+    let mut out: Vec<ReliabilityBin> = (0..bins)
+        .map(|b| ReliabilityBin {
+            from: b as f64 * width,
+            to: (b + 1) as f64 * width,
+            rows: 0,
+            predicted: 0.0,
+            observed: 0.0,
+        })
+        .collect();
+    for (&y, &p) in labels.iter().zip(probabilities) {
+        let b = (1..bins).filter(|&i| i as f64 * width < p).count();
+        out[b].rows += 1;
+        out[b].predicted += p;
+        out[b].observed += f64::from(u8::from(y));
+    }
+    for bin in &mut out {
+        let n = bin.rows.max(1) as f64;
+        bin.predicted /= n;
+        bin.observed /= n;
+    }
+    out
+}
+
 /// Row indices by decreasing probability; equal probabilities keep their input order.
 fn descending_order(probabilities: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..probabilities.len()).collect();
@@ -220,21 +324,12 @@ fn log_loss(labels: &[bool], probabilities: &[f64]) -> f64 {
         / labels.len() as f64
 }
 
-/// `Σ_b (n_b / n) |mean label_b - mean probability_b|` over equal-width bins; a probability on an inner
-/// edge belongs to the lower bin (as `calibration_curve` assigns it).
+/// `Σ_b (n_b / n) |mean label_b - mean probability_b|` over the equal-width bins of
+/// [`reliability_bins`].
 fn expected_calibration_error(labels: &[bool], probabilities: &[f64], bins: usize) -> f64 {
-    let mut count = vec![0usize; bins];
-    let mut label_sum = vec![0.0; bins];
-    let mut probability_sum = vec![0.0; bins];
-    for (&y, &p) in labels.iter().zip(probabilities) {
-        let b = (1..bins).filter(|&i| i as f64 * (1.0 / bins as f64) < p).count();
-        count[b] += 1;
-        label_sum[b] += f64::from(u8::from(y));
-        probability_sum[b] += p;
-    }
     let n = labels.len() as f64;
-    (0..bins)
-        .filter(|&b| count[b] > 0)
-        .map(|b| (label_sum[b] - probability_sum[b]).abs() / n)
+    reliability_bins(labels, probabilities, bins)
+        .iter()
+        .map(|b| b.rows as f64 / n * (b.observed - b.predicted).abs())
         .sum()
 }

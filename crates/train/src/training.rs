@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::boost::BoostParams;
 use crate::calibration::Calibration;
-use crate::importance::{self, Importance};
+use crate::importance::{self, Dependence, Importance};
 use crate::matrix::{LabelledMatrix, MatrixError};
-use crate::metrics::Metrics;
+use crate::metrics::{Curves, Metrics};
 use crate::model::{Model, ModelChoice, ModelKind, Settings};
 use crate::rules::{Rule, RuleComparison, RuleError};
 use crate::select::{choose_l2, Candidate, L2_GRID};
@@ -232,10 +232,14 @@ pub struct Trained {
     pub candidates: Vec<CandidateResult>,
     /// Calibrated validation metrics of the chosen family (the calibration was fitted on these rows).
     pub validation: Metrics,
+    /// The curves behind those metrics.
+    pub curves: Curves,
     /// Per-snapshot backtest, oldest first.
     pub backtest: Vec<BacktestRow>,
     /// Feature importances, in feature order.
     pub importances: Vec<Importance>,
+    /// Partial dependence of the final model on the most important features, on the validation rows.
+    pub dependence: Vec<Dependence>,
     /// Rule baselines on the validation rows.
     pub rules: Vec<RuleComparison>,
 }
@@ -274,6 +278,16 @@ pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainPa
         params.seed,
     );
     let importances = importances(&fitted.model, rows, &permutation);
+    let mut by_importance: Vec<usize> = (0..permutation.len()).collect();
+    by_importance.sort_by(|&a, &b| permutation[b].0.total_cmp(&permutation[a].0));
+    by_importance.truncate(importance::DEPENDENCE_FEATURES);
+    let dependence = importance::partial_dependence(
+        &fitted.model,
+        &fitted.calibration,
+        &fitted.validation_rows,
+        &by_importance,
+    );
+    let curves = Curves::of(&fitted.validation_rows.labels, &fitted.validation_scores);
     let rules = rules
         .iter()
         .map(|rule| {
@@ -297,8 +311,10 @@ pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainPa
         calibration: fitted.calibration,
         candidates: fitted.candidates,
         validation,
+        curves,
         backtest,
         importances,
+        dependence,
         rules,
     })
 }

@@ -1,7 +1,7 @@
 //! The metrics against scikit-learn: `fixtures/make_metrics.py` computed the expected values on the same
 //! labels and probabilities (continuous scores, rounded scores with many ties, and scores of exactly 0 and 1).
 
-use pql_train::metrics::{Metrics, MetricsError};
+use pql_train::metrics::{Curves, Metrics, MetricsError, CURVE_POINTS};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -80,4 +80,54 @@ fn bad_inputs_are_refused_with_a_reason() {
         .unwrap_err()
         .to_string()
         .contains("both classes"));
+}
+
+#[test]
+fn the_curves_agree_with_the_metrics_they_illustrate() {
+    let cases: Vec<Case> = serde_json::from_str(include_str!("fixtures/metrics.json")).unwrap();
+    for case in cases {
+        let (labels, p) = (&case.labels, &case.probabilities);
+        let metrics = Metrics::evaluate(labels, p).unwrap();
+        let curves = Curves::of(labels, p);
+        let name = &case.name;
+        // ROC: from (0, 0) to (1, 1), monotone, and its trapezoid area is the AUC (up to the thinning).
+        assert_eq!(curves.roc.first(), Some(&[0.0, 0.0]), "{name}");
+        assert_eq!(curves.roc.last(), Some(&[1.0, 1.0]), "{name}");
+        assert!(curves.roc.len() <= CURVE_POINTS);
+        assert!(
+            curves.roc.windows(2).all(|w| w[1][0] >= w[0][0] && w[1][1] >= w[0][1]),
+            "{name}"
+        );
+        let area: f64 = curves
+            .roc
+            .windows(2)
+            .map(|w| (w[1][0] - w[0][0]) * (w[0][1] + w[1][1]) / 2.0)
+            .sum();
+        let tolerance = if labels.len() < CURVE_POINTS { 1e-12 } else { 0.01 };
+        assert!(
+            (area - metrics.roc_auc).abs() < tolerance,
+            "{name}: {area} vs {}",
+            metrics.roc_auc
+        );
+        // Precision-recall ends at full recall with the base rate as precision.
+        let last = curves.precision_recall.last().unwrap();
+        assert!(
+            (last[0] - 1.0).abs() < 1e-12 && (last[1] - metrics.base_rate).abs() < 1e-12,
+            "{name}"
+        );
+        // Gains at 10% and 20% are the recalls of the metrics; the reliability bins give the ECE.
+        assert_eq!(curves.gains.len(), 101);
+        assert_eq!(curves.gains[0], [0.0, 0.0]);
+        assert!((curves.gains[10][1] - metrics.recall_at_10).abs() < 1e-12, "{name}");
+        assert!((curves.gains[20][1] - metrics.recall_at_20).abs() < 1e-12, "{name}");
+        assert!((curves.gains[100][1] - 1.0).abs() < 1e-12, "{name}");
+        let n = labels.len() as f64;
+        let ece: f64 = curves
+            .reliability
+            .iter()
+            .map(|b| b.rows as f64 / n * (b.observed - b.predicted).abs())
+            .sum();
+        assert!((ece - metrics.ece).abs() < 1e-12, "{name}");
+        assert_eq!(curves.reliability.iter().map(|b| b.rows).sum::<usize>(), labels.len());
+    }
 }
