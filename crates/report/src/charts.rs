@@ -26,6 +26,8 @@ pub struct LineChart<'a> {
     pub reference: Option<(&'a [[f64; 2]], &'a str)>,
     /// Mark every point (for short curves such as reliability bins).
     pub markers: bool,
+    /// Where the legend goes (where the curve is not); there is one only with a reference curve.
+    pub legend: SeriesLabelPosition,
     /// X range.
     pub x_range: (f64, f64),
     /// Y range.
@@ -77,7 +79,9 @@ impl LineChart<'_> {
                     .draw_series(self.points.iter().map(|p| Circle::new((p[0], p[1]), 3, MODEL.filled())))
                     .map_err(chart_error)?;
             }
-            legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+            if self.reference.is_some() {
+                legend(&mut chart, self.legend.clone())?;
+            }
             root.present().map_err(chart_error)?;
         }
         Ok(svg)

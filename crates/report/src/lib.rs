@@ -17,6 +17,8 @@ use std::fmt::Write;
 use polars::prelude::*;
 use pql_train::Artifact;
 
+use plotters::prelude::SeriesLabelPosition;
+
 use crate::charts::{Bar, LineChart};
 
 /// Accounts listed in the report's top-accounts table.
@@ -292,6 +294,7 @@ fn quality(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         points: &c.roc,
         reference: Some((&diagonal, "chance")),
         markers: false,
+        legend: SeriesLabelPosition::LowerRight,
         x_range: (0.0, 1.0),
         y_range: (0.0, 1.0),
     };
@@ -312,6 +315,7 @@ fn quality(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         points: &c.precision_recall,
         reference: Some((&base, "base rate")),
         markers: false,
+        legend: SeriesLabelPosition::UpperRight,
         x_range: (0.0, 1.0),
         y_range: (0.0, 1.0),
     };
@@ -339,6 +343,7 @@ fn quality(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         points: &reliability,
         reference: Some((&perfect, "perfectly calibrated")),
         markers: true,
+        legend: SeriesLabelPosition::LowerRight,
         x_range: (0.0, top),
         y_range: (0.0, top),
     };
@@ -359,6 +364,7 @@ fn quality(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         points: &c.gains,
         reference: Some((&diagonal, "random order")),
         markers: false,
+        legend: SeriesLabelPosition::LowerRight,
         x_range: (0.0, 1.0),
         y_range: (0.0, 1.0),
     };
@@ -456,7 +462,7 @@ fn dependence(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         let points: Vec<[f64; 2]> = d.values.iter().zip(&d.probability).map(|(&v, &p)| [v, p]).collect();
         let (low, high) = (d.values[0], d.values[d.values.len() - 1]);
         let caption = format!(
-            "`{}`: from {:.4} at {} to {:.4} at {}.",
+            "{}: from {:.4} at {} to {:.4} at {}.",
             d.feature,
             d.probability[0],
             number(low),
@@ -466,7 +472,7 @@ fn dependence(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         if points.len() < 2 {
             let _ = writeln!(
                 out,
-                "<p class=\"note\" id=\"dependence-{}\">`{}` takes one value on 90% of validation accounts ({}): \
+                "<p class=\"note\" id=\"dependence-{}\"><code>{}</code> takes one value on 90% of validation accounts ({}): \
                  mean probability {:.4}.</p>",
                 escape(&slug(&d.feature)),
                 escape(&d.feature),
@@ -484,6 +490,7 @@ fn dependence(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
             points: &points,
             reference: None,
             markers: true,
+            legend: SeriesLabelPosition::LowerRight,
             x_range: (low - 0.02 * span, high + 0.02 * span),
             y_range: (0.0, top.max(1e-6)),
         };
