@@ -456,7 +456,7 @@ fn dependence(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         "dependence",
         "How the probability moves with the top features",
         "Partial dependence: the mean calibrated probability of validation accounts when the feature is set to \
-         each of its 5th to 95th percentiles, every other feature as it is.",
+         each of its 5th to 95th and its 99th percentiles, every other feature as it is.",
     );
     for d in &a.dependence {
         let points: Vec<[f64; 2]> = d.values.iter().zip(&d.probability).map(|(&v, &p)| [v, p]).collect();
@@ -472,8 +472,8 @@ fn dependence(out: &mut String, a: &Artifact) -> Result<(), ReportError> {
         if points.len() < 2 {
             let _ = writeln!(
                 out,
-                "<p class=\"note\" id=\"dependence-{}\"><code>{}</code> takes one value on 90% of validation accounts ({}): \
-                 mean probability {:.4}.</p>",
+                "<p class=\"note\" id=\"dependence-{}\"><code>{}</code> is {} for almost every validation \
+                 account (5th to 99th percentile): mean probability {:.4}.</p>",
                 escape(&slug(&d.feature)),
                 escape(&d.feature),
                 number(low),

@@ -182,7 +182,8 @@ mod tests {
 pub struct Dependence {
     /// Feature name.
     pub feature: String,
-    /// The feature's values: its distinct 5th, 15th, …, 95th percentiles among the rows.
+    /// The feature's values: its distinct 5th, 15th, …, 95th and 99th percentiles among the rows (the
+    /// last shows the tail of sparse counts).
     pub values: Vec<f64>,
     /// Mean calibrated probability at each value.
     pub probability: Vec<f64>,
@@ -203,9 +204,8 @@ pub fn partial_dependence(
         .map(|&j| {
             let mut sorted = x.column(j).to_vec();
             sorted.sort_by(f64::total_cmp);
-            let mut values: Vec<f64> = (0..10)
-                .map(|k| sorted[((2 * k + 1) * sorted.len() / 20).min(sorted.len() - 1)])
-                .collect();
+            let at = |per_mille: usize| sorted[(per_mille * sorted.len() / 1000).min(sorted.len() - 1)];
+            let mut values: Vec<f64> = (0..10).map(|k| at(50 + 100 * k)).chain([at(990)]).collect();
             values.dedup();
             let mut changed = x.clone();
             let probability = values

@@ -58,6 +58,17 @@ fn auto_chooses_by_validation_log_loss_and_reports_the_positive_class() {
         ModelKind::Boosted,
         "the interaction favours trees"
     );
+    // Partial dependence: the most important features, each over increasing values; conversion rises with
+    // usage, the feature that raises it.
+    assert_eq!(
+        trained.dependence.len(),
+        4,
+        "every feature when there are fewer than six"
+    );
+    let usage = trained.dependence.iter().find(|d| d.feature == "usage").unwrap();
+    assert!(usage.values.windows(2).all(|w| w[0] < w[1]), "{usage:?}");
+    assert_eq!(usage.values.len(), usage.probability.len());
+    assert!(usage.probability.last() > usage.probability.first(), "{usage:?}");
     // The reported probability is that of conversion: high for converted rows, not the reverse.
     assert!(trained.validation.roc_auc > 0.7, "{:?}", trained.validation);
     let p = trained.model.predict(rows.x.view());
