@@ -1,46 +1,10 @@
 //! The analyst notebooks run headless (`jupyter-execute`) against fresh outputs of the bundled sample, in a
 //! Python environment the test creates from `notebooks/requirements.txt` on first use.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::util::Dir;
-
-/// The Python environment of the notebooks: `target/tmp/notebook-venv`, (re)built when missing or when the
-/// requirements changed since it was built.
-fn notebook_environment() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let requirements = std::fs::read_to_string(root.join("notebooks/requirements.txt")).unwrap();
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("notebook-venv");
-    let stamp = venv.join("installed-requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str()) {
-        return venv;
-    }
-    let run = |command: &mut Command, what: &str| {
-        let out = command
-            .output()
-            .unwrap_or_else(|e| panic!("{what}: {e} (the notebook test needs python3)"));
-        assert!(
-            out.status.success(),
-            "{what} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let _ = std::fs::remove_dir_all(&venv);
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(root.join("notebooks/requirements.txt")),
-        "pip install -r notebooks/requirements.txt",
-    );
-    std::fs::write(&stamp, requirements).unwrap();
-    venv
-}
+use crate::util::{python_environment, Dir};
 
 #[test]
 fn the_explore_model_notebook_runs_on_the_sample_outputs() {
@@ -60,7 +24,7 @@ fn the_explore_model_notebook_runs_on_the_sample_outputs() {
         "--out",
         "qs/models",
     ]);
-    let venv = notebook_environment();
+    let venv = python_environment("notebook-venv", &root.join("notebooks/requirements.txt"));
     // Executed in place on a copy, so the repository's notebook keeps no outputs.
     let notebook = dir.join("executed.ipynb");
     std::fs::copy(root.join("notebooks/explore_model.ipynb"), &notebook).unwrap();

@@ -7,5 +7,6 @@ mod notebooks;
 mod report;
 mod retrain;
 mod score;
+mod sql;
 mod train;
 mod util;

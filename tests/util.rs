@@ -69,3 +69,38 @@ impl Dir {
         stderr
     }
 }
+
+/// A Python environment `target/tmp/<name>` with `requirements` installed, (re)built when missing or when the
+/// requirements changed since it was built. Needs `python3` with `venv` and the package index.
+pub fn python_environment(name: &str, requirements: &Path) -> PathBuf {
+    let wanted = std::fs::read_to_string(requirements).unwrap();
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let stamp = venv.join("installed-requirements.txt");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return venv;
+    }
+    let run = |command: &mut Command, what: &str| {
+        let out = command
+            .output()
+            .unwrap_or_else(|e| panic!("{what}: {e} (this test needs python3)"));
+        assert!(
+            out.status.success(),
+            "{what} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let _ = std::fs::remove_dir_all(&venv);
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(requirements),
+        &format!("pip install -r {}", requirements.display()),
+    );
+    std::fs::write(&stamp, wanted).unwrap();
+    venv
+}

@@ -29,7 +29,7 @@ pub enum Calibration {
 }
 
 /// Raw probabilities are clipped this far from 0 and 1 before taking their logit.
-const LOGIT_CLIP: f64 = 1e-12;
+pub const LOGIT_CLIP: f64 = 1e-12;
 
 fn logit(p: f64) -> f64 {
     let p = p.clamp(LOGIT_CLIP, 1.0 - LOGIT_CLIP);
