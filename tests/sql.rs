@@ -1,6 +1,7 @@
-//! The scoring SQL of `pql_sql` on a real engine: DuckDB (the Python package, in an environment the test
-//! creates) runs the query over the feature table `pql features` wrote, and its scores must equal
-//! `pql score` on the same table to 1e-9, with the same tiers and flags, for both model families.
+//! The scoring SQL of `pql_sql` on real engines: DuckDB and Spark in local mode (the Python packages, in an
+//! environment the test creates; Spark needs Java 17) run the query over the feature table `pql features`
+//! wrote, and their scores must equal `pql score` on the same table to 1e-9, with the same tiers and flags,
+//! for both model families.
 
 use std::fs::File;
 use std::path::Path;
@@ -13,6 +14,49 @@ use crate::util::{python_environment, Dir};
 
 fn read(path: &Path) -> DataFrame {
     ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
+}
+
+/// Runs `tests/engines/spark_sql.py` on `jobs` (feature table, query file, output CSV) in one local session.
+fn spark(venv: &Path, dir: &Dir, jobs: &[[String; 3]]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/spark_sql.py");
+    let out = Command::new(venv.join("bin/python"))
+        .arg(script)
+        .args(jobs.iter().flatten())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "spark: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn read_csv(path: &Path) -> DataFrame {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
+/// Checks an engine's scores against pql's: same accounts, probabilities within 1e-9, same tier, flag and
+/// model id, most probable first.
+fn assert_same_scores(engine: &DataFrame, expected: &DataFrame, what: &str) {
+    let probabilities = engine.column("probability").unwrap().f64().unwrap().clone();
+    let sorted: Vec<f64> = probabilities.into_no_null_iter().collect();
+    assert!(sorted.windows(2).all(|w| w[0] >= w[1]), "{what}: most probable first");
+    let (got, want) = (rows(engine), rows(expected));
+    assert_eq!(got.len(), want.len(), "{what}: one row per account");
+    assert!(got.len() > 1000);
+    let mut largest = 0.0f64;
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.0, w.0);
+        largest = largest.max((g.1 - w.1).abs());
+        assert_eq!((&g.2, g.3, &g.4), (&w.2, w.3, &w.4), "{what}: account {}", g.0);
+    }
+    eprintln!(
+        "{what}: largest probability difference {largest:e} over {} accounts",
+        got.len()
+    );
+    assert!(largest < 1e-9, "{what}: largest difference {largest}");
 }
 
 /// Rows sorted by account, as (account, probability, tier, is_pql, model_id).
@@ -40,12 +84,13 @@ fn rows(frame: &DataFrame) -> Vec<(String, f64, String, bool, String)> {
 }
 
 #[test]
-fn duckdb_runs_the_scoring_query_to_the_same_scores_as_pql_for_both_families() {
+fn duckdb_and_spark_run_the_scoring_query_to_the_same_scores_as_pql_for_both_families() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
     let dir = Dir::new();
     let sample = root.join("data/sample/pql.toml");
     let sample = sample.to_str().unwrap();
+    let (mut spark_jobs, mut expectations) = (Vec::new(), Vec::new());
     for kind in ["logistic", "boosted"] {
         dir.pql_ok(&[
             "train",
@@ -101,23 +146,20 @@ fn duckdb_runs_the_scoring_query_to_the_same_scores_as_pql_for_both_families() {
             .unwrap();
         assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
 
-        let (engine, expected) = (read(&dir.join(&engine)), read(&dir.join(&expected)));
-        let probabilities = engine.column("probability").unwrap().f64().unwrap().clone();
-        let sorted: Vec<f64> = probabilities.into_no_null_iter().collect();
-        assert!(sorted.windows(2).all(|w| w[0] >= w[1]), "{kind}: most probable first");
-        let (got, want) = (rows(&engine), rows(&expected));
-        assert_eq!(got.len(), want.len(), "{kind}: one row per account");
-        assert!(got.len() > 1000);
-        let mut largest = 0.0f64;
-        for (g, w) in got.iter().zip(&want) {
-            assert_eq!(g.0, w.0);
-            largest = largest.max((g.1 - w.1).abs());
-            assert_eq!((&g.2, g.3, &g.4), (&w.2, w.3, &w.4), "{kind}: account {}", g.0);
-        }
-        eprintln!(
-            "{kind}: largest probability difference {largest:e} over {} accounts",
-            got.len()
+        let expected = read(&dir.join(&expected));
+        assert_same_scores(&read(&dir.join(&engine)), &expected, &format!("duckdb {kind}"));
+
+        let spark_sql = scoring_query(&artifact, Dialect::Spark, "features");
+        std::fs::write(dir.join(&format!("spark-{kind}.sql")), &spark_sql).unwrap();
+        spark_jobs.push([features, format!("spark-{kind}.sql"), format!("spark-{kind}.csv")]);
+        expectations.push((kind, expected));
+    }
+    spark(&venv, &dir, &spark_jobs);
+    for (kind, expected) in expectations {
+        assert_same_scores(
+            &read_csv(&dir.join(&format!("spark-{kind}.csv"))),
+            &expected,
+            &format!("spark {kind}"),
         );
-        assert!(largest < 1e-9, "{kind}: largest difference {largest}");
     }
 }
