@@ -1,4 +1,4 @@
-//! The scoring SQL of `pql_sql` on real engines: DuckDB and Spark in local mode (the Python packages, in an
+//! The scoring SQL of `pql sql` on real engines: DuckDB and Spark in local mode (the Python packages, in an
 //! environment the test creates; Spark needs Java 17) run the query over the feature table `pql features`
 //! wrote, and their scores must equal `pql score` on the same table to 1e-9, with the same tiers and flags,
 //! for both model families.
@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::Command;
 
 use polars::prelude::*;
-use pql_sql::{scoring_query, Dialect};
 
 use crate::util::{python_environment, Dir};
 
@@ -130,9 +129,18 @@ fn duckdb_and_spark_run_the_scoring_query_to_the_same_scores_as_pql_for_both_fam
             &expected,
         ]);
 
-        let artifact = pql_train::Artifact::load(&model).unwrap();
-        let sql = scoring_query(&artifact, Dialect::DuckDb, &format!("read_parquet('{features}')"));
-        std::fs::write(dir.join(&format!("score-{kind}.sql")), &sql).unwrap();
+        let out = dir.pql_ok(&[
+            "sql",
+            "--model",
+            model_arg,
+            "--dialect",
+            "duckdb",
+            "--features-table",
+            &format!("read_parquet('{features}')"),
+            "--out",
+            &format!("score-{kind}.sql"),
+        ]);
+        assert!(out.contains("scoring SQL of model"), "{out}");
         let engine = format!("duckdb-{kind}.parquet");
         let out = Command::new(venv.join("bin/python"))
             .args([
@@ -149,8 +157,17 @@ fn duckdb_and_spark_run_the_scoring_query_to_the_same_scores_as_pql_for_both_fam
         let expected = read(&dir.join(&expected));
         assert_same_scores(&read(&dir.join(&engine)), &expected, &format!("duckdb {kind}"));
 
-        let spark_sql = scoring_query(&artifact, Dialect::Spark, "features");
-        std::fs::write(dir.join(&format!("spark-{kind}.sql")), &spark_sql).unwrap();
+        let spark_sql = dir.pql_ok(&[
+            "sql",
+            "--model",
+            model_arg,
+            "--dialect",
+            "spark",
+            "--features-table",
+            "features",
+        ]);
+        assert!(spark_sql.contains("`industry=software`"), "Spark quotes with backticks");
+        std::fs::write(dir.join(&format!("spark-{kind}.sql")), spark_sql).unwrap();
         spark_jobs.push([features, format!("spark-{kind}.sql"), format!("spark-{kind}.csv")]);
         expectations.push((kind, expected));
     }

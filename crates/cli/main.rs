@@ -214,6 +214,31 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a model's scoring as SQL for DuckDB or Spark SQL, over a feature table the engine holds.
+    #[command(
+        after_help = "Examples:\n  pql sql --model models/champion --dialect duckdb --features-table \
+        \"read_parquet('features.parquet')\" --out score.sql\n  \
+        pql sql --model models/champion --dialect spark --features-table lake.pql_features\n\n\
+        The query reads a table with the columns of `pql features` (made with this model's levels: `pql \
+        features --model DIR`) and returns account_id, as_of, probability (calibrated), tier, is_pql and \
+        model_id, most probable first, as `pql score` does (without the reasons). It is the model's own \
+        arithmetic written out: the logistic dot product or the trees as nested CASE WHEN, the calibration \
+        and the tier thresholds; on DuckDB and Spark it gives pql's probabilities to 1e-15."
+    )]
+    Sql {
+        /// The model directory, its model.json, or `champion` (`<folder>/champion`).
+        #[arg(long)]
+        model: PathBuf,
+        /// The engine the SQL is for.
+        #[arg(long, value_enum)]
+        dialect: DialectArg,
+        /// The table, view or parenthesised subquery holding the feature rows.
+        #[arg(long, value_name = "RELATION")]
+        features_table: String,
+        /// Write the SQL to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run the whole pipeline on the bundled sample: features, training, scoring, and a short summary.
     #[command(after_help = "Example:\n  pql quickstart --out quickstart\n\n\
         Writes <out>/features.parquet (every weekly snapshot), <out>/models/<model_id>/ and \
@@ -334,6 +359,12 @@ impl TrainingArgs {
         params.seed = self.seed;
         params
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DialectArg {
+    Duckdb,
+    Spark,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -501,6 +532,31 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 out.display(),
                 html.len().div_ceil(1024)
             ));
+            Ok(())
+        }
+        Command::Sql {
+            model,
+            dialect,
+            features_table,
+            out,
+        } => {
+            let artifact = load_model(&model)?;
+            let dialect = match dialect {
+                DialectArg::Duckdb => pql_sql::Dialect::DuckDb,
+                DialectArg::Spark => pql_sql::Dialect::Spark,
+            };
+            let sql = pql_sql::scoring_query(&artifact, dialect, &features_table);
+            match out {
+                Some(path) => {
+                    pql_data::write_atomically(&path, |file| file.write_all(sql.as_bytes()))?;
+                    ui.result(format!(
+                        "scoring SQL of model {} written to {}",
+                        artifact.model_id,
+                        path.display()
+                    ));
+                }
+                None => print!("{sql}"),
+            }
             Ok(())
         }
         Command::Quickstart { out, config } => quickstart(ui, &config, &out),
