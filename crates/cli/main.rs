@@ -214,27 +214,47 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write a model's scoring as SQL for DuckDB or Spark SQL, over a feature table the engine holds.
+    /// Write pql's features (and a model's scores) as one SQL script for DuckDB or Spark SQL, to run where the
+    /// data lives.
     #[command(
-        after_help = "Examples:\n  pql sql --model models/champion --dialect duckdb --features-table \
-        \"read_parquet('features.parquet')\" --out score.sql\n  \
-        pql sql --model models/champion --dialect spark --features-table lake.pql_features\n\n\
-        The query reads a table with the columns of `pql features` (made with this model's levels: `pql \
-        features --model DIR`) and returns account_id, as_of, probability (calibrated), tier, is_pql and \
-        model_id, most probable first, as `pql score` does (without the reasons). It is the model's own \
-        arithmetic written out: the logistic dot product or the trees as nested CASE WHEN, the calibration \
-        and the tier thresholds; on DuckDB and Spark it gives pql's probabilities to 1e-15."
+        after_help = "Examples:\n  pql sql --config pql.toml --dialect spark --as-of 2025-06-30 --model models/champion \\\n    \
+        --table events=lake.events --table accounts=lake.accounts --table conversions=lake.conversions \
+        --out score.sql\n  \
+        pql sql --config pql.toml --dialect duckdb --from 2025-03-03 --to 2025-06-30 --out features.sql\n  \
+        pql sql --model models/champion --dialect duckdb --features-table \"read_parquet('features.parquet')\"\n\n\
+        The script is generated from the same feature definitions as `pql features` and returns the same rows \
+        and columns: one per eligible (account_id, as_of), the label and the features in dictionary order. \
+        With --model it keeps them as the temporary view pql_features and adds the model's scores: \
+        account_id, as_of, probability (calibrated), tier, is_pql, the top reasons (logistic models) and \
+        model_id, most probable first, as `pql score` gives them. --features-table scores a feature table \
+        the engine already holds instead. Input tables default to events, accounts and conversions, with the \
+        columns named in the config; timestamps must be TIMESTAMP or DATE columns, read as UTC."
     )]
     Sql {
-        /// The model directory, its model.json, or `champion` (`<folder>/champion`).
-        #[arg(long)]
-        model: PathBuf,
+        /// The pql.toml whose feature definitions and column names the script uses.
+        #[arg(long, required_unless_present = "features_table")]
+        config: Option<PathBuf>,
         /// The engine the SQL is for.
         #[arg(long, value_enum)]
         dialect: DialectArg,
-        /// The table, view or parenthesised subquery holding the feature rows.
-        #[arg(long, value_name = "RELATION")]
-        features_table: String,
+        /// Add this model's scores (a model directory, its model.json, or `<folder>/champion`).
+        #[arg(long, required_unless_present = "config")]
+        model: Option<PathBuf>,
+        /// One snapshot at 00:00 UTC of this date.
+        #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_any = ["from", "features_table"])]
+        as_of: Option<NaiveDate>,
+        /// First date of a range of weekly snapshots (on the configured weekday).
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last date of the range.
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
+        /// The engine's name for an input table, as TABLE=NAME (events, accounts or conversions); repeatable.
+        #[arg(long = "table", value_name = "TABLE=NAME")]
+        tables: Vec<String>,
+        /// Score this table, view or parenthesised subquery of feature rows instead of computing features.
+        #[arg(long, value_name = "RELATION", conflicts_with_all = ["config", "as_of", "from", "tables"])]
+        features_table: Option<String>,
         /// Write the SQL to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -535,25 +555,67 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sql {
-            model,
+            config,
             dialect,
+            model,
+            as_of,
+            from,
+            to,
+            tables,
             features_table,
             out,
         } => {
-            let artifact = load_model(&model)?;
             let dialect = match dialect {
                 DialectArg::Duckdb => pql_sql::Dialect::DuckDb,
                 DialectArg::Spark => pql_sql::Dialect::Spark,
             };
-            let sql = pql_sql::scoring_query(&artifact, dialect, &features_table);
+            let artifact = model.as_deref().map(load_model).transpose()?;
+            let (sql, what) = match (features_table, config) {
+                (Some(relation), _) => {
+                    let artifact = artifact.context("--features-table needs --model")?;
+                    let what = format!("scoring SQL of model {}", artifact.model_id);
+                    (pql_sql::scoring_query(&artifact, dialect, &relation), what)
+                }
+                (None, Some(config)) => {
+                    let config = Config::load(&config)?;
+                    let snapshots = match (as_of, from, to) {
+                        (Some(date), _, _) => Snapshots::One(date),
+                        (None, Some(from), Some(to)) => Snapshots::Range { from, to },
+                        _ => anyhow::bail!("give --as-of DATE or --from DATE --to DATE"),
+                    };
+                    let dates = snapshots.dates(&config)?;
+                    let defs = match &artifact {
+                        Some(artifact) => {
+                            let defs =
+                                pql_features::catalog::catalog(&config, &pql_features::levels_in(&artifact.features));
+                            pql_score::Scorer::new(artifact, &defs)?;
+                            defs
+                        }
+                        None => pql_features::describe(&config).context(
+                            "the categorical levels of the features come from the accounts table, as in `pql \
+                             features`, or from a model (--model)",
+                        )?,
+                    };
+                    let tables = table_names(&tables)?;
+                    let script = pql_sql::Script {
+                        config: &config,
+                        defs: &defs,
+                        dates: &dates,
+                        tables: &tables,
+                        model: artifact.as_ref(),
+                    };
+                    let what = match &artifact {
+                        Some(artifact) => format!("features and scores SQL of model {}", artifact.model_id),
+                        None => format!("features SQL ({} features)", defs.len()),
+                    };
+                    (script.render(dialect), what)
+                }
+                (None, None) => anyhow::bail!("give --config (features) or --features-table (scores only)"),
+            };
             match out {
                 Some(path) => {
                     pql_data::write_atomically(&path, |file| file.write_all(sql.as_bytes()))?;
-                    ui.result(format!(
-                        "scoring SQL of model {} written to {}",
-                        artifact.model_id,
-                        path.display()
-                    ));
+                    ui.result(format!("{what} written to {}", path.display()));
                 }
                 None => print!("{sql}"),
             }
@@ -965,6 +1027,25 @@ fn load_model(path: &Path) -> anyhow::Result<pql_train::Artifact> {
         return Ok(pql_train::Artifact::load(&dir)?);
     }
     Ok(pql_train::Artifact::load(path)?)
+}
+
+/// The engine's input tables from `--table TABLE=NAME` options.
+fn table_names(options: &[String]) -> anyhow::Result<pql_sql::Tables> {
+    let mut tables = pql_sql::Tables::default();
+    for option in options {
+        let (table, name) = option
+            .split_once('=')
+            .filter(|(_, name)| !name.trim().is_empty())
+            .with_context(|| format!("--table {option:?}: give TABLE=NAME, e.g. events=lake.events"))?;
+        let slot = match table.trim() {
+            "events" => &mut tables.events,
+            "accounts" => &mut tables.accounts,
+            "conversions" => &mut tables.conversions,
+            other => anyhow::bail!("--table {option:?}: no input table {other:?} (events, accounts or conversions)"),
+        };
+        *slot = name.trim().to_string();
+    }
+    Ok(tables)
 }
 
 /// The first and last day with events.

@@ -28,6 +28,8 @@ use pql_data::FrameWriter;
 pub use catalog::{levels_in, FeatureDef, Levels};
 pub use error::FeatureError;
 pub use prepare::InputReport;
+/// The ingestion rules other compilers of the definitions (the SQL of `pql-sql`) write out.
+pub use prepare::{period_id, DAY_US, MAX_TS, MIN_TS};
 
 /// Which snapshots to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

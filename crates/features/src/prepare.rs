@@ -19,9 +19,9 @@ use crate::error::FeatureError;
 /// Microseconds in a day.
 pub const DAY_US: i64 = 86_400_000_000;
 /// Timestamps before this (2000-01-01) are out of range.
-const MIN_TS: i64 = 946_684_800_000_000;
+pub const MIN_TS: i64 = 946_684_800_000_000;
 /// Timestamps from this (2100-01-01) on are out of range.
-const MAX_TS: i64 = 4_102_444_800_000_000;
+pub const MAX_TS: i64 = 4_102_444_800_000_000;
 
 /// What was read and what was left out, and why. Nothing is dropped without being counted here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

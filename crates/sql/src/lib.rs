@@ -15,12 +15,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt::Write;
+mod features;
+mod scoring;
 
-use pql_train::boost::{Node, Tree};
-use pql_train::calibration::Calibration;
-use pql_train::model::Model;
-use pql_train::Artifact;
+pub use features::{feature_query, Tables};
+pub use scoring::scoring_query;
 
 /// The SQL engine a query is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,111 +38,125 @@ impl Dialect {
             Dialect::Spark => format!("`{}`", name.replace('`', "``")),
         }
     }
+
+    /// A string literal (Spark also reads backslashes as escapes).
+    pub fn string(self, value: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("'{}'", value.replace('\'', "''")),
+            Dialect::Spark => format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'")),
+        }
+    }
+
+    fn text_type(self) -> &'static str {
+        match self {
+            Dialect::DuckDb => "VARCHAR",
+            Dialect::Spark => "STRING",
+        }
+    }
+
+    /// Integer division of non-negative integers.
+    fn int_div(self, a: &str, b: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("({a}) // {b}"),
+            Dialect::Spark => format!("({a}) DIV {b}"),
+        }
+    }
+
+    /// A timestamp (or date) column as microseconds since the epoch.
+    fn epoch_us(self, column: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("epoch_us({column})"),
+            Dialect::Spark => format!("unix_micros(CAST({column} AS TIMESTAMP))"),
+        }
+    }
+
+    /// Microseconds since the epoch as a timestamp.
+    fn timestamp_of_us(self, micros: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("make_timestamp({micros})"),
+            Dialect::Spark => format!("timestamp_micros({micros})"),
+        }
+    }
+
+    /// The date `days` after 1970-01-01.
+    fn date_of_epoch_day(self, days: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("(DATE '1970-01-01' + CAST({days} AS INTEGER))"),
+            Dialect::Spark => format!("date_from_unix_date(CAST({days} AS INT))"),
+        }
+    }
+
+    /// Whether a double is a number other than NaN or an infinity.
+    fn is_finite(self, value: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("isfinite({value})"),
+            Dialect::Spark => format!("NOT isnan({value}) AND abs({value}) < CAST('Infinity' AS DOUBLE)"),
+        }
+    }
+}
+
+/// What a `pql sql` script computes.
+pub struct Script<'a> {
+    /// The config the feature definitions and table columns come from.
+    pub config: &'a pql_data::Config,
+    /// The feature definitions (the config's dictionary, with the model's levels when scoring).
+    pub defs: &'a [pql_features::FeatureDef],
+    /// The snapshot dates.
+    pub dates: &'a [chrono::NaiveDate],
+    /// The engine's input tables.
+    pub tables: &'a Tables,
+    /// The model whose scores are wanted, if any.
+    pub model: Option<&'a pql_train::Artifact>,
+}
+
+impl Script<'_> {
+    /// The script for `dialect`: the feature query, or with a model the features as the temporary view
+    /// `pql_features` and the scoring query over it. Statements end with `;` at the end of a line.
+    pub fn render(&self, dialect: Dialect) -> String {
+        let features = feature_query(self.config, self.defs, self.dates, self.tables, dialect);
+        let (first, last) = (self.dates.first(), self.dates.last());
+        let mut script = format!(
+            "-- pql {version}: point-in-time features{scores} on {engine}, generated from the feature dictionary of\n\
+             -- {config} ({count} features), for {snapshots} snapshot(s) from {first} to {last} (00:00 UTC).\n\
+             -- Reads the tables {events}, {accounts} and {conversions}; times are UTC.\n",
+            version = env!("CARGO_PKG_VERSION"),
+            scores = match self.model {
+                Some(model) => format!(" and the scores of model {}", model.model_id),
+                None => String::new(),
+            },
+            engine = match dialect {
+                Dialect::DuckDb => "DuckDB",
+                Dialect::Spark => "Spark SQL",
+            },
+            config = self.config.source.display(),
+            count = self.defs.len(),
+            snapshots = self.dates.len(),
+            first = first.map(ToString::to_string).unwrap_or_default(),
+            last = last.map(ToString::to_string).unwrap_or_default(),
+            events = self.tables.events,
+            accounts = self.tables.accounts,
+            conversions = self.tables.conversions,
+        );
+        if dialect == Dialect::Spark {
+            script.push_str("SET spark.sql.session.timeZone = UTC;\n");
+        }
+        match self.model {
+            None => script.push_str(&features),
+            Some(model) => {
+                script.push_str("CREATE OR REPLACE TEMPORARY VIEW pql_features AS\n");
+                script.push_str(&features);
+                script.push_str(";\n\n");
+                script.push_str(scoring_query(model, dialect, "pql_features").trim_end());
+            }
+        }
+        script.push_str(";\n");
+        script
+    }
 }
 
 /// A double literal both engines read as a double, with round-trip digits.
 fn number(value: f64) -> String {
     format!("{value:e}")
-}
-
-/// The scoring query of `artifact` over `features`: a table name or a parenthesised subquery holding at
-/// least `account_id`, `as_of` and the model's feature columns.
-pub fn scoring_query(artifact: &Artifact, dialect: Dialect, features: &str) -> String {
-    let names: Vec<String> = artifact.features.iter().map(|f| dialect.quote(&f.name)).collect();
-    let log_odds = match &artifact.model {
-        Model::Logistic(m) => {
-            let (weights, offset) = m.raw_weights();
-            let mut sum = number(offset);
-            for (w, name) in weights.iter().zip(&names) {
-                let _ = write!(sum, "\n      + {} * {name}", number(*w));
-            }
-            sum
-        }
-        Model::Boosted(b) => {
-            let mut sum = number(b.base_score);
-            for tree in &b.trees {
-                let _ = write!(sum, "\n      + {}", tree_sql(tree, 0, &names, 6));
-            }
-            sum
-        }
-    };
-    let t = &artifact.thresholds;
-    format!(
-        "-- pql model {id} ({kind}): calibrated probability, tier and PQL flag for every row of the features.\n\
-         WITH scored AS (\n  SELECT account_id, as_of,\n    1 / (1 + exp(-(\n      {log_odds}\n    ))) AS raw\n  \
-         FROM {features}\n),\ncalibrated AS (\n  SELECT account_id, as_of,\n    {calibration} AS probability\n  \
-         FROM scored\n)\n\
-         SELECT account_id, as_of, probability,\n  \
-         CASE WHEN probability >= {hot} THEN 'hot' WHEN probability >= {warm} THEN 'warm' ELSE 'cold' END AS tier,\n  \
-         probability >= {hot} AS is_pql,\n  '{id}' AS model_id\n\
-         FROM calibrated\nORDER BY probability DESC, account_id\n",
-        id = artifact.model_id,
-        kind = artifact.kind,
-        calibration = calibration_sql(&artifact.calibration),
-        hot = number(t.pql_threshold),
-        warm = number(t.warm_threshold),
-    )
-}
-
-/// One tree from node `at` as nested `CASE WHEN`: `x <= threshold` goes left; a NULL goes right, as NaN does.
-fn tree_sql(tree: &Tree, at: usize, names: &[String], indent: usize) -> String {
-    match tree.nodes[at] {
-        Node::Leaf { value, .. } => number(value),
-        Node::Split {
-            feature,
-            threshold,
-            left,
-            right,
-            ..
-        } => {
-            let pad = " ".repeat(indent);
-            format!(
-                "CASE WHEN {} <= {} THEN {}\n{pad}ELSE {} END",
-                names[feature],
-                number(threshold),
-                tree_sql(tree, left, names, indent + 2),
-                tree_sql(tree, right, names, indent + 2),
-            )
-        }
-    }
-}
-
-/// The calibrated probability of the column `raw`.
-fn calibration_sql(calibration: &Calibration) -> String {
-    match calibration {
-        Calibration::Platt { slope, intercept } => format!(
-            "1 / (1 + exp(-({slope} * ln(least(greatest(raw, {clip}), {high}) / (1 - least(greatest(raw, {clip}), \
-             {high}))) + {intercept})))",
-            slope = number(*slope),
-            intercept = number(*intercept),
-            clip = number(pql_train::calibration::LOGIT_CLIP),
-            high = number(1.0 - pql_train::calibration::LOGIT_CLIP),
-        ),
-        Calibration::Isotonic { raw, calibrated } => {
-            let last = raw.len() - 1;
-            let mut sql = format!(
-                "CASE WHEN raw <= {} THEN {}\n      WHEN raw >= {} THEN {}",
-                number(raw[0]),
-                number(calibrated[0]),
-                number(raw[last]),
-                number(calibrated[last])
-            );
-            for i in 1..=last {
-                let (x0, x1, y0, y1) = (raw[i - 1], raw[i], calibrated[i - 1], calibrated[i]);
-                let _ = write!(
-                    sql,
-                    "\n      WHEN raw < {} THEN {} + {} * (raw - {}) / {}",
-                    number(x1),
-                    number(y0),
-                    number(y1 - y0),
-                    number(x0),
-                    number(x1 - x0)
-                );
-            }
-            sql.push_str(" END");
-            sql
-        }
-    }
 }
 
 #[cfg(test)]
@@ -158,5 +171,7 @@ mod tests {
         }
         assert_eq!(Dialect::DuckDb.quote("industry=a\"b"), "\"industry=a\"\"b\"");
         assert_eq!(Dialect::Spark.quote("industry=a`b"), "`industry=a``b`");
+        assert_eq!(Dialect::DuckDb.string(r"it's a\b"), r"'it''s a\b'");
+        assert_eq!(Dialect::Spark.string(r"it's a\b"), r"'it\'s a\\b'");
     }
 }
