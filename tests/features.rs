@@ -76,7 +76,9 @@ B,u9,search_done,2025-01-31T12:00:00Z
 Z,u7,board_viewed,2025-03-02T00:00:00Z
 ";
 
-fn fixture() -> Dir {
+/// The hand-made history of these tests: every family, duplicates, ignored events, events before signup, out of
+/// range and of unknown accounts, accounts without events, conversions on the horizon's edges.
+pub fn fixture() -> Dir {
     let dir = Dir::new();
     dir.write("pql.toml", CONFIG);
     dir.write("accounts.csv", ACCOUNTS);

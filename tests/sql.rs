@@ -1,182 +1,410 @@
-//! The scoring SQL of `pql sql` on real engines: DuckDB and Spark in local mode (the Python packages, in an
-//! environment the test creates; Spark needs Java 17) run the query over the feature table `pql features`
-//! wrote, and their scores must equal `pql score` on the same table to 1e-9, with the same tiers and flags,
-//! for both model families.
+//! The SQL of `pql sql` on real engines: DuckDB and Spark in local mode (the Python packages, in an environment
+//! the test creates; Spark needs Java 17) run the generated scripts over the input tables, and their feature
+//! rows must equal `pql features` (same rows and columns, values to 1e-9) and their scores `pql score` (same
+//! probabilities to 1e-9, tiers, flags and, for the logistic model, reasons), on the hand-made edge cases of
+//! the feature tests, on a generated history with an unknown category, and on the bundled sample.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use polars::prelude::*;
+use serde_json::{json, Value};
 
 use crate::util::{python_environment, Dir};
 
-fn read(path: &Path) -> DataFrame {
-    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
-}
+const ENGINES: [&str; 2] = ["duckdb", "spark"];
 
-/// Runs `tests/engines/spark_sql.py` on `jobs` (feature table, query file, output CSV) in one local session.
-fn spark(venv: &Path, dir: &Dir, jobs: &[[String; 3]]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/spark_sql.py");
-    let out = Command::new(venv.join("bin/python"))
-        .arg(script)
-        .args(jobs.iter().flatten())
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "spark: {}", String::from_utf8_lossy(&out.stderr));
+fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
 }
 
 fn read_csv(path: &Path) -> DataFrame {
     CsvReadOptions::default()
         .with_has_header(true)
+        .with_infer_schema_length(None)
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .unwrap()
         .finish()
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Checks an engine's scores against pql's: same accounts, probabilities within 1e-9, same tier, flag and
-/// model id, most probable first.
-fn assert_same_scores(engine: &DataFrame, expected: &DataFrame, what: &str) {
-    let probabilities = engine.column("probability").unwrap().f64().unwrap().clone();
-    let sorted: Vec<f64> = probabilities.into_no_null_iter().collect();
-    assert!(sorted.windows(2).all(|w| w[0] >= w[1]), "{what}: most probable first");
-    let (got, want) = (rows(engine), rows(expected));
-    assert_eq!(got.len(), want.len(), "{what}: one row per account");
-    assert!(got.len() > 1000);
+/// Runs `tests/engines/run_sql.py` on the jobs (see there) with one engine.
+fn run(venv: &Path, engine: &str, dir: &Dir, jobs: &[Value]) {
+    let file = dir.join(&format!("jobs-{engine}.json"));
+    std::fs::write(&file, serde_json::to_string(jobs).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/run_sql.py");
+    let out = Command::new(venv.join("bin/python"))
+        .arg(script)
+        .arg(engine)
+        .arg(&file)
+        .env("TZ", "UTC")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{engine}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The text of a column, row by row (NULL as `None`; timestamps in ISO form, as the engine runner writes them).
+fn texts(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
+    let column = frame.column(name).unwrap();
+    let column = match column.dtype() {
+        DataType::Datetime(..) => column
+            .as_materialized_series()
+            .datetime()
+            .unwrap()
+            .to_string("%Y-%m-%dT%H:%M:%S")
+            .unwrap()
+            .into_column(),
+        _ => column.cast(&DataType::String).unwrap(),
+    };
+    column.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+}
+
+fn floats(frame: &DataFrame, name: &str) -> Vec<Option<f64>> {
+    let column = frame.column(name).unwrap().cast(&DataType::Float64).unwrap();
+    column.f64().unwrap().iter().collect()
+}
+
+/// Row indices sorted by `(as_of, account_id)`.
+fn order(frame: &DataFrame) -> Vec<usize> {
+    let (ids, times) = (texts(frame, "account_id"), texts(frame, "as_of"));
+    let mut order: Vec<usize> = (0..frame.height()).collect();
+    order.sort_by(|&a, &b| (&times[a], &ids[a]).cmp(&(&times[b], &ids[b])));
+    order
+}
+
+/// An engine's feature rows against `pql features`: the same columns in the same order, the same
+/// `(account_id, as_of)` rows and labels, every feature within 1e-9.
+fn assert_same_features(engine: &DataFrame, expected: &DataFrame, what: &str) {
+    let names = |f: &DataFrame| -> Vec<String> { f.get_column_names().iter().map(|n| n.to_string()).collect() };
+    assert_eq!(names(engine), names(expected), "{what}: columns");
+    assert_eq!(engine.height(), expected.height(), "{what}: rows");
+    let (a, b) = (order(engine), order(expected));
+    for key in ["account_id", "as_of", "label"] {
+        let (x, y) = (texts(engine, key), texts(expected, key));
+        for (&i, &j) in a.iter().zip(&b) {
+            assert_eq!(x[i], y[j], "{what}: {key} of row {j}");
+        }
+    }
+    let ids = texts(expected, "account_id");
     let mut largest = 0.0f64;
-    for (g, w) in got.iter().zip(&want) {
-        assert_eq!(g.0, w.0);
-        largest = largest.max((g.1 - w.1).abs());
-        assert_eq!((&g.2, g.3, &g.4), (&w.2, w.3, &w.4), "{what}: account {}", g.0);
+    for name in names(expected).iter().skip(3) {
+        let (x, y) = (floats(engine, name), floats(expected, name));
+        for (&i, &j) in a.iter().zip(&b) {
+            let (x, y) = (x[i].unwrap_or(f64::NAN), y[j].expect("pql features has no nulls"));
+            let difference = (x - y).abs();
+            assert!(difference < 1e-9, "{what}: {name} of {:?}: {x} instead of {y}", ids[j]);
+            largest = largest.max(difference);
+        }
+    }
+    eprintln!("{what}: {} rows equal, largest difference {largest:e}", a.len());
+}
+
+/// An engine's scores against `pql score`: most probable first, the same rows, probabilities within 1e-9,
+/// the same tier, flag and model id, and the same reasons when `reasons` (else none).
+fn assert_same_scores(engine: &DataFrame, expected: &DataFrame, reasons: bool, what: &str) {
+    let probabilities: Vec<f64> = floats(engine, "probability").into_iter().map(Option::unwrap).collect();
+    assert!(
+        probabilities.windows(2).all(|w| w[0] >= w[1]),
+        "{what}: most probable first"
+    );
+    let names = |f: &DataFrame| -> Vec<String> { f.get_column_names().iter().map(|n| n.to_string()).collect() };
+    assert_eq!(names(engine), names(expected), "{what}: columns");
+    assert_eq!(engine.height(), expected.height(), "{what}: rows");
+    let (a, b) = (order(engine), order(expected));
+    let (p, q) = (floats(engine, "probability"), floats(expected, "probability"));
+    let mut largest = 0.0f64;
+    for (&i, &j) in a.iter().zip(&b) {
+        largest = largest.max((p[i].unwrap() - q[j].unwrap()).abs());
+    }
+    assert!(largest < 1e-9, "{what}: largest probability difference {largest}");
+    let mut columns = vec!["account_id", "as_of", "tier", "is_pql", "model_id"];
+    if reasons {
+        columns.extend(["reason_1", "reason_2", "reason_3"]);
+    } else {
+        for k in ["reason_1", "reason_2", "reason_3"] {
+            assert!(texts(engine, k).iter().all(Option::is_none), "{what}: no reasons");
+        }
+    }
+    for name in columns {
+        let (x, y) = (texts(engine, name), texts(expected, name));
+        for (&i, &j) in a.iter().zip(&b) {
+            assert_eq!(x[i], y[j], "{what}: {name} of {:?}", y[j]);
+        }
     }
     eprintln!(
-        "{what}: largest probability difference {largest:e} over {} accounts",
-        got.len()
+        "{what}: {} scores equal, largest probability difference {largest:e}",
+        a.len()
     );
-    assert!(largest < 1e-9, "{what}: largest difference {largest}");
 }
 
-/// Rows sorted by account, as (account, probability, tier, is_pql, model_id).
-fn rows(frame: &DataFrame) -> Vec<(String, f64, String, bool, String)> {
-    let text = |name: &str| -> Vec<String> {
-        let c = frame.column(name).unwrap().cast(&DataType::String).unwrap();
-        c.str().unwrap().iter().map(|v| v.unwrap().to_string()).collect()
-    };
-    let p = frame.column("probability").unwrap().f64().unwrap().clone();
-    let flag = frame.column("is_pql").unwrap().bool().unwrap().clone();
-    let (ids, tiers, models) = (text("account_id"), text("tier"), text("model_id"));
-    let mut rows: Vec<_> = (0..frame.height())
-        .map(|i| {
-            (
-                ids[i].clone(),
-                p.get(i).unwrap(),
-                tiers[i].clone(),
-                flag.get(i).unwrap(),
-                models[i].clone(),
-            )
-        })
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    rows
+/// One comparison to make once the engines ran: an engine output file against pql's.
+enum Check {
+    Features {
+        engine_csv: String,
+        pql: PathBuf,
+    },
+    Scores {
+        engine_csv: String,
+        pql: PathBuf,
+        reasons: bool,
+    },
+}
+
+/// The engine jobs and checks of one data set.
+#[derive(Default)]
+struct Plan {
+    jobs: Vec<(String, Value)>,
+    checks: Vec<(String, Check)>,
+}
+
+fn tables(dir: &Dir, extension: &str) -> Value {
+    let path = |name: &str| dir.join(&format!("{name}.{extension}")).to_str().unwrap().to_string();
+    json!({"events": path("events"), "accounts": path("accounts"), "conversions": path("conversions")})
+}
+
+/// Trains a model of `kind` on the bundled sample; returns its directory.
+fn sample_model(dir: &Dir, kind: &str) -> PathBuf {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/pql.toml");
+    dir.pql_ok(&[
+        "train",
+        "--config",
+        sample.to_str().unwrap(),
+        "--model",
+        kind,
+        "--backtest",
+        "0",
+        "--out",
+        kind,
+    ]);
+    let registry: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(kind).join("registry.json")).unwrap()).unwrap();
+    dir.join(kind).join(registry["champion"].as_str().unwrap())
 }
 
 #[test]
-fn duckdb_and_spark_run_the_scoring_query_to_the_same_scores_as_pql_for_both_families() {
+fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
-    let dir = Dir::new();
-    let sample = root.join("data/sample/pql.toml");
-    let sample = sample.to_str().unwrap();
-    let (mut spark_jobs, mut expectations) = (Vec::new(), Vec::new());
+    let models = Dir::new();
+    let mut plan = Plan::default();
+
+    // The feature tests' edge cases: as_of on an event's instant, conversions on the horizon's end and just
+    // after, accounts without events, duplicates, ignored, early, late and orphan events.
+    let edges = crate::features::fixture();
+    for (name, range) in [
+        ("range", &["--from", "2025-03-03", "--to", "2025-03-17"][..]),
+        ("one", &["--as-of", "2025-03-10"][..]),
+    ] {
+        let pql = edges.join(&format!("pql-{name}.parquet"));
+        let mut args = vec!["features", "--config", "pql.toml", "--out", pql.to_str().unwrap()];
+        args.extend(range);
+        edges.pql_ok(&args);
+        for engine in ENGINES {
+            let script = format!("{engine}-{name}.sql");
+            let mut args = vec!["sql", "--config", "pql.toml", "--dialect", engine, "--out", &script];
+            args.extend(range);
+            edges.pql_ok(&args);
+            let engine_csv = edges
+                .join(&format!("{engine}-{name}.csv"))
+                .to_str()
+                .unwrap()
+                .to_string();
+            plan.jobs.push((
+                engine.into(),
+                json!({"tables": tables(&edges, "csv"), "script": edges.join(&script), "out": engine_csv}),
+            ));
+            plan.checks.push((
+                format!("{engine} edge cases, {name}"),
+                Check::Features {
+                    engine_csv,
+                    pql: pql.clone(),
+                },
+            ));
+        }
+    }
+
+    // A generated history (CSV, text times) scored by models of the sample; one industry renamed so the
+    // model meets a category it has never seen (its `industry_other`).
+    let generated = Dir::new();
+    generated.pql_ok(&[
+        "generate",
+        "--accounts",
+        "1500",
+        "--seed",
+        "11",
+        "--weeks",
+        "16",
+        "--format",
+        "csv",
+        "--out",
+        ".",
+    ]);
+    let accounts = std::fs::read_to_string(generated.join("accounts.csv")).unwrap();
+    assert!(accounts.contains(",finance,"));
+    std::fs::write(
+        generated.join("accounts.csv"),
+        accounts.replace(",finance,", ",fintech,"),
+    )
+    .unwrap();
     for kind in ["logistic", "boosted"] {
-        dir.pql_ok(&[
-            "train",
-            "--config",
-            sample,
-            "--model",
-            kind,
-            "--backtest",
-            "0",
-            "--out",
-            kind,
-        ]);
-        let registry: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(kind).join("registry.json")).unwrap()).unwrap();
-        let model = dir.join(kind).join(registry["champion"].as_str().unwrap());
-        let model_arg = model.to_str().unwrap();
-        let features = format!("features-{kind}.parquet");
-        dir.pql_ok(&[
+        let model = sample_model(&models, kind);
+        let model = model.to_str().unwrap();
+        let range = ["--from", "2025-03-03", "--to", "2025-04-21"];
+        let features = generated.join(&format!("pql-{kind}.parquet"));
+        let mut args = vec![
             "features",
             "--config",
-            sample,
+            "pql.toml",
             "--model",
-            model_arg,
-            "--as-of",
-            "2025-06-30",
+            model,
             "--out",
-            &features,
-        ]);
-        let expected = format!("pql-{kind}.parquet");
-        dir.pql_ok(&[
+            features.to_str().unwrap(),
+        ];
+        args.extend(range);
+        generated.pql_ok(&args);
+        let frame = read_parquet(&features);
+        assert!(floats(&frame, "industry_other").iter().any(|v| *v == Some(1.0)));
+        let scores = generated.join(&format!("pql-{kind}-scores.parquet"));
+        generated.pql_ok(&[
             "score",
             "--model",
-            model_arg,
+            model,
             "--features",
-            &features,
+            features.to_str().unwrap(),
             "--out",
-            &expected,
+            scores.to_str().unwrap(),
         ]);
+        for engine in ENGINES {
+            let script = format!("{engine}-{kind}.sql");
+            let mut args = vec![
+                "sql",
+                "--config",
+                "pql.toml",
+                "--model",
+                model,
+                "--dialect",
+                engine,
+                "--out",
+                &script,
+            ];
+            args.extend(range);
+            generated.pql_ok(&args);
+            let out = |what: &str| {
+                generated
+                    .join(&format!("{engine}-{kind}-{what}.csv"))
+                    .to_str()
+                    .unwrap()
+                    .to_string()
+            };
+            plan.jobs.push((
+                engine.into(),
+                json!({
+                    "tables": tables(&generated, "csv"),
+                    "script": generated.join(&script),
+                    "out": out("scores"),
+                    "views": {"pql_features": out("features")},
+                }),
+            ));
+            plan.checks.push((
+                format!("{engine} generated {kind}, features"),
+                Check::Features {
+                    engine_csv: out("features"),
+                    pql: features.clone(),
+                },
+            ));
+            plan.checks.push((
+                format!("{engine} generated {kind}, scores"),
+                Check::Scores {
+                    engine_csv: out("scores"),
+                    pql: scores.clone(),
+                    reasons: kind == "logistic",
+                },
+            ));
+        }
+    }
 
-        let out = dir.pql_ok(&[
+    // A feature table the engine already holds, scored with --features-table.
+    let sample = root.join("data/sample/pql.toml");
+    let model = sample_model(&models, "logistic");
+    let held = Dir::new();
+    held.pql_ok(&[
+        "features",
+        "--config",
+        sample.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--as-of",
+        "2025-06-30",
+        "--out",
+        "features.parquet",
+    ]);
+    held.pql_ok(&[
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--features",
+        "features.parquet",
+        "--out",
+        "pql.parquet",
+    ]);
+    for engine in ENGINES {
+        let script = held.join(&format!("{engine}.sql"));
+        let out = held.pql_ok(&[
             "sql",
             "--model",
-            model_arg,
+            model.to_str().unwrap(),
             "--dialect",
-            "duckdb",
-            "--features-table",
-            &format!("read_parquet('{features}')"),
-            "--out",
-            &format!("score-{kind}.sql"),
-        ]);
-        assert!(out.contains("scoring SQL of model"), "{out}");
-        let engine = format!("duckdb-{kind}.parquet");
-        let out = Command::new(venv.join("bin/python"))
-            .args([
-                "-c",
-                "import sys, duckdb; duckdb.sql(open(sys.argv[1]).read()).write_parquet(sys.argv[2])",
-                &format!("score-{kind}.sql"),
-                &engine,
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
-
-        let expected = read(&dir.join(&expected));
-        assert_same_scores(&read(&dir.join(&engine)), &expected, &format!("duckdb {kind}"));
-
-        let spark_sql = dir.pql_ok(&[
-            "sql",
-            "--model",
-            model_arg,
-            "--dialect",
-            "spark",
+            engine,
             "--features-table",
             "features",
+            "--out",
+            script.to_str().unwrap(),
         ]);
-        assert!(spark_sql.contains("`industry=software`"), "Spark quotes with backticks");
-        std::fs::write(dir.join(&format!("spark-{kind}.sql")), spark_sql).unwrap();
-        spark_jobs.push([features, format!("spark-{kind}.sql"), format!("spark-{kind}.csv")]);
-        expectations.push((kind, expected));
+        assert!(out.contains("scoring SQL of model"), "{out}");
+        let engine_csv = held.join(&format!("{engine}.csv")).to_str().unwrap().to_string();
+        plan.jobs.push((
+            engine.into(),
+            json!({
+                "tables": {"features": held.join("features.parquet")},
+                "script": script,
+                "out": engine_csv,
+            }),
+        ));
+        plan.checks.push((
+            format!("{engine} sample feature table, scores"),
+            Check::Scores {
+                engine_csv,
+                pql: held.join("pql.parquet"),
+                reasons: true,
+            },
+        ));
     }
-    spark(&venv, &dir, &spark_jobs);
-    for (kind, expected) in expectations {
-        assert_same_scores(
-            &read_csv(&dir.join(&format!("spark-{kind}.csv"))),
-            &expected,
-            &format!("spark {kind}"),
-        );
+
+    for engine in ENGINES {
+        let jobs: Vec<Value> = plan
+            .jobs
+            .iter()
+            .filter(|(e, _)| e == engine)
+            .map(|(_, job)| job.clone())
+            .collect();
+        run(&venv, engine, &models, &jobs);
+    }
+    for (what, check) in &plan.checks {
+        match check {
+            Check::Features { engine_csv, pql } => {
+                assert_same_features(&read_csv(Path::new(engine_csv)), &read_parquet(pql), what)
+            }
+            Check::Scores {
+                engine_csv,
+                pql,
+                reasons,
+            } => assert_same_scores(&read_csv(Path::new(engine_csv)), &read_parquet(pql), *reasons, what),
+        }
     }
 }

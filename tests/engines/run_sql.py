@@ -2,7 +2,8 @@
 
 Usage: run_sql.py duckdb|spark JOBS.json
 
-JOBS.json lists jobs, each {"tables": {"name": "path", ...}, "script": "x.sql", "out": "x.csv"}. Each table
+JOBS.json lists jobs, each {"tables": {"name": "path", ...}, "script": "x.sql", "out": "x.csv", "views":
+{"name": "y.csv", ...}} ("views" optional: views the script creates, also written out). Each table
 is registered as a view over a Parquet or CSV file; CSV columns are read as text, except the contract's time
 columns (timestamp, signup_at, converted_at), which are cast to timestamps as a warehouse would hold them.
 The script's statements (ending with `;` at the end of a line) run in order and the rows of the last are
@@ -69,6 +70,9 @@ def run_duckdb(jobs):
         for statement in statements(job["script"]):
             result = con.sql(statement)
         write(job["out"], result.columns, result.fetchall())
+        for view, out in job.get("views", {}).items():
+            rows = con.sql(f"SELECT * FROM {view}")
+            write(out, rows.columns, rows.fetchall())
 
 
 def run_spark(jobs):
@@ -98,6 +102,9 @@ def run_spark(jobs):
         for statement in statements(job["script"]):
             result = spark.sql(statement)
         write(job["out"], result.columns, result.collect())
+        for view, out in job.get("views", {}).items():
+            rows = spark.sql(f"SELECT * FROM {view}")
+            write(out, rows.columns, rows.collect())
     spark.stop()
 
 

@@ -72,11 +72,12 @@ pub fn phrase(def: &FeatureDef, value: f64) -> String {
 }
 
 /// `task_created` → `task created`.
-fn words(name: &str) -> String {
+pub fn words(name: &str) -> String {
     name.replace('_', " ")
 }
 
-fn window_words(window: Window) -> String {
+/// A window as the end of a phrase: ` in the last 7 days`, or nothing for the lifetime.
+pub fn window_words(window: Window) -> String {
     match window {
         Window::Lifetime => String::new(),
         Window::LastDays(1) => " in the last day".to_string(),
@@ -86,7 +87,8 @@ fn window_words(window: Window) -> String {
     }
 }
 
-fn set_words(set: &EventSet, many: bool) -> String {
+/// An event set as a noun, plural when `many`.
+pub fn set_words(set: &EventSet, many: bool) -> String {
     let noun = match set {
         EventSet::Activity => "event",
         EventSet::Product => "product event",
@@ -101,7 +103,8 @@ fn set_words(set: &EventSet, many: bool) -> String {
     }
 }
 
-fn period_words(period: LimitPeriod) -> &'static str {
+/// A limit period as an adjective: `weekly`, `monthly`, `lifetime`.
+pub fn period_words(period: LimitPeriod) -> &'static str {
     match period {
         LimitPeriod::Week => "weekly",
         LimitPeriod::Month => "monthly",

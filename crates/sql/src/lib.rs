@@ -86,6 +86,50 @@ impl Dialect {
         }
     }
 
+    /// A `(first, second)` struct with those field names, ordered by `first` then `second`.
+    fn pair(self, first: &str, a: &str, second: &str, b: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("{{'{first}': {a}, '{second}': {b}}}"),
+            Dialect::Spark => format!("named_struct('{first}', {a}, '{second}', {b})"),
+        }
+    }
+
+    /// The list of `items` (comma-separated) sorted largest first.
+    fn sorted_descending(self, items: &str) -> String {
+        match self {
+            Dialect::DuckDb => format!("list_sort([{items}], 'DESC')"),
+            Dialect::Spark => format!("sort_array(array({items}), false)"),
+        }
+    }
+
+    /// The `k`-th element (one-based) of a list.
+    fn element(self, list: &str, k: usize) -> String {
+        match self {
+            Dialect::DuckDb => format!("{list}[{k}]"),
+            Dialect::Spark => format!("element_at({list}, {k})"),
+        }
+    }
+
+    /// A double with `decimals` decimals, rounded as Rust rounds (the exact binary value, ties to even),
+    /// without thousands separators.
+    fn fixed(self, value: &str, decimals: usize) -> String {
+        match self {
+            Dialect::DuckDb => format!("printf('%.{decimals}f', {value})"),
+            // DecimalFormat rounds the exact binary value, ties to even; `%.2f` would round 2.675 up.
+            Dialect::Spark => format!("replace(format_number({value}, {decimals}), ',', '')"),
+        }
+    }
+
+    /// A number as `pql score` words it: whole numbers as they are, others with two decimals.
+    fn number_words(self, value: &str) -> String {
+        format!(
+            "CASE WHEN {value} = floor({value}) AND abs({value}) < 1e15 THEN CAST(CAST({value} AS BIGINT) AS {}) \
+             ELSE {} END",
+            self.text_type(),
+            self.fixed(value, 2)
+        )
+    }
+
     /// Whether a double is a number other than NaN or an infinity.
     fn is_finite(self, value: &str) -> String {
         match self {

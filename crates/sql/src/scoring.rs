@@ -2,50 +2,225 @@
 
 use std::fmt::Write;
 
+use pql_features::catalog::{Aggregation, EventSet};
+use pql_features::FeatureDef;
+use pql_score::reasons;
 use pql_train::boost::{Node, Tree};
 use pql_train::calibration::Calibration;
-use pql_train::model::Model;
+use pql_train::model::{LinearModel, Model};
 use pql_train::Artifact;
 
 use crate::{number, Dialect};
 
 /// The scoring query of `artifact` over `features`: a table name or a parenthesised subquery holding at
-/// least `account_id`, `as_of` and the model's feature columns.
+/// least `account_id`, `as_of` and the model's feature columns. It returns the columns of `pql score`:
+/// `account_id`, `as_of`, `probability`, `tier`, `is_pql`, `reason_1`..`reason_3` (the largest positive
+/// contributions of a logistic model, worded as `pql score` words them; NULL for trees) and `model_id`.
 pub fn scoring_query(artifact: &Artifact, dialect: Dialect, features: &str) -> String {
     let names: Vec<String> = artifact.features.iter().map(|f| dialect.quote(&f.name)).collect();
-    let log_odds = match &artifact.model {
+    let (log_odds, contributions) = match &artifact.model {
         Model::Logistic(m) => {
             let (weights, offset) = m.raw_weights();
             let mut sum = number(offset);
             for (w, name) in weights.iter().zip(&names) {
                 let _ = write!(sum, "\n      + {} * {name}", number(*w));
             }
-            sum
+            (sum, Some(contributions_sql(m, &names, dialect)))
         }
         Model::Boosted(b) => {
             let mut sum = number(b.base_score);
             for tree in &b.trees {
                 let _ = write!(sum, "\n      + {}", tree_sql(tree, 0, &names, 6));
             }
-            sum
+            (sum, None)
         }
     };
+    let reasons: Vec<String> = (1..=pql_score::REASONS)
+        .map(|k| match &contributions {
+            Some(_) => {
+                let top = dialect.element("contributions", k);
+                let mut phrases = String::new();
+                for (j, def) in artifact.features.iter().enumerate() {
+                    let _ = write!(
+                        phrases,
+                        "\n      WHEN {} THEN {}",
+                        -(j as i64) - 1,
+                        phrase_sql(def, &names[j], dialect)
+                    );
+                }
+                format!("CASE WHEN {top}.c > 0 THEN CASE {top}.j{phrases}\n    END END AS reason_{k}")
+            }
+            None => format!("CAST(NULL AS {}) AS reason_{k}", dialect.text_type()),
+        })
+        .collect();
     let t = &artifact.thresholds;
     format!(
-        "-- pql model {id} ({kind}): calibrated probability, tier and PQL flag for every row of the features.\n\
-         WITH scored AS (\n  SELECT account_id, as_of,\n    1 / (1 + exp(-(\n      {log_odds}\n    ))) AS raw\n  \
-         FROM {features}\n),\ncalibrated AS (\n  SELECT account_id, as_of,\n    {calibration} AS probability\n  \
+        "-- pql model {id} ({kind}): calibrated probability, tier, PQL flag and reasons for every row of the \
+         features.\n\
+         WITH scored AS (\n  SELECT *,\n    1 / (1 + exp(-(\n      {log_odds}\n    ))) AS raw{contributions}\n  \
+         FROM {features}\n),\ncalibrated AS (\n  SELECT *,\n    {calibration} AS probability\n  \
          FROM scored\n)\n\
          SELECT account_id, as_of, probability,\n  \
          CASE WHEN probability >= {hot} THEN 'hot' WHEN probability >= {warm} THEN 'warm' ELSE 'cold' END AS tier,\n  \
-         probability >= {hot} AS is_pql,\n  '{id}' AS model_id\n\
+         probability >= {hot} AS is_pql,\n  {reasons},\n  '{id}' AS model_id\n\
          FROM calibrated\nORDER BY probability DESC, account_id\n",
         id = artifact.model_id,
         kind = artifact.kind,
+        contributions = contributions
+            .map(|c| format!(",\n    {c} AS contributions"))
+            .unwrap_or_default(),
         calibration = calibration_sql(&artifact.calibration),
         hot = number(t.pql_threshold),
         warm = number(t.warm_threshold),
+        reasons = reasons.join(",\n  "),
     )
+}
+
+/// Every feature's contribution to the log-odds, `w (x − mean) / scale`, as a list of `(c, j)` structs,
+/// largest first and ties to the lower feature index (`j` is minus the index, one-based); non-positive
+/// contributions count as 0, so they are never reasons.
+fn contributions_sql(model: &LinearModel, names: &[String], dialect: Dialect) -> String {
+    let s = &model.standardizer;
+    let items: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let c = format!(
+                "{} * ({name} - {}) / {}",
+                number(model.weights[j]),
+                number(s.means[j]),
+                number(s.scales[j])
+            );
+            dialect.pair("c", &format!("greatest({c}, 0)"), "j", &(-(j as i64) - 1).to_string())
+        })
+        .collect();
+    dialect.sorted_descending(&format!("\n      {}\n    ", items.join(",\n      ")))
+}
+
+/// The words `pql score` gives feature `def` at the value of the column `x` (see `pql_score::reasons`).
+fn phrase_sql(def: &FeatureDef, x: &str, d: Dialect) -> String {
+    use Aggregation::*;
+    let text = |s: &str| d.string(s);
+    let window = text(&reasons::window_words(def.window));
+    let number = || d.number_words(x);
+    let plural = |noun: &str| {
+        format!(
+            "CASE WHEN {x} = 1 THEN {} ELSE {} END",
+            text(noun),
+            text(&format!("{noun}s"))
+        )
+    };
+    let days = || {
+        format!(
+            "CASE WHEN {x} < 1 THEN 'less than a day' ELSE CAST(CAST(floor({x}) AS BIGINT) AS {t}) || \
+             CASE WHEN floor({x}) = 1 THEN ' day' ELSE ' days' END END",
+            t = d.text_type()
+        )
+    };
+    let percent = || format!("{} || '%'", d.fixed(&format!("100 * {x}"), 0));
+    let set = |many: &str| {
+        format!(
+            "CASE WHEN {many} THEN {} ELSE {} END",
+            text(&reasons::set_words(&def.events, true)),
+            text(&reasons::set_words(&def.events, false))
+        )
+    };
+    let concat = |parts: &[String]| parts.join(" || ");
+    match &def.aggregation {
+        Tenure => concat(&["'signed up '".into(), days(), "' ago'".into()]),
+        Count => match &def.events {
+            EventSet::Named(event) => {
+                let times = format!(
+                    "CASE WHEN {x} = 1 THEN 'once' WHEN {x} = 2 THEN 'twice' ELSE {} || ' times' END",
+                    number()
+                );
+                concat(&[text(&format!("{} ", reasons::words(event))), times, window])
+            }
+            _ => concat(&[number(), "' '".into(), set(&format!("{x} <> 1")), window]),
+        },
+        ActiveDays => concat(&["'active on '".into(), number(), "' '".into(), plural("day"), window]),
+        Sessions => concat(&[number(), "' '".into(), plural("session"), window]),
+        DaysSinceLast => {
+            let what = match &def.events {
+                EventSet::Activity => "last active ".to_string(),
+                EventSet::Named(event) => format!("last {} ", reasons::words(event)),
+                set => format!("last {} ", reasons::set_words(set, false)),
+            };
+            concat(&[text(&what), days(), "' ago'".into()])
+        }
+        DistinctEvents => match &def.events {
+            EventSet::Product | EventSet::Activity => concat(&[
+                "'used '".into(),
+                number(),
+                "' product '".into(),
+                plural("feature"),
+                window,
+            ]),
+            _ => concat(&[number(), "' distinct '".into(), set(&format!("{x} <> 1")), window]),
+        },
+        DistinctShare => concat(&["'used '".into(), percent(), "' of the product features in use'".into()]),
+        DaysToFirst => concat(&[
+            text(&format!("first {} ", reasons::set_words(&def.events, false))),
+            days(),
+            "' after signup'".into(),
+        ]),
+        DaysToNthDistinct(k) => concat(&[
+            text(&format!("used {k} product features ")),
+            days(),
+            "' after signup'".into(),
+        ]),
+        DistinctUsers => concat(&[number(), "' active '".into(), plural("user"), window]),
+        LimitUsage { event, limit, period } | LimitMaxUsage { event, limit, period } => {
+            let lead = match def.aggregation {
+                LimitUsage { .. } => "at ",
+                _ => "peaked at ",
+            };
+            concat(&[
+                text(lead),
+                percent(),
+                text(&format!(
+                    " of the {} limit of {limit} {}",
+                    reasons::period_words(*period),
+                    reasons::words(event)
+                )),
+            ])
+        }
+        Trend(days) => concat(&[
+            format!("CASE WHEN {x} > 0 THEN 'more' WHEN {x} < 0 THEN 'less' ELSE 'as much' END"),
+            text(&format!(
+                " activity in the last {days} days than the {days} before (trend "
+            )),
+            format!("CASE WHEN {x} < 0 THEN '' ELSE '+' END"),
+            d.fixed(x, 2),
+            "')'".into(),
+        ]),
+        NumericAttribute(attribute) => concat(&[text(&format!("{} is ", reasons::words(attribute))), number()]),
+        AttributeMissing(attribute) => {
+            let a = reasons::words(attribute);
+            flag(x, &text(&format!("{a} unknown")), &text(&format!("{a} known")))
+        }
+        AttributeLevel { attribute, level } => {
+            let a = reasons::words(attribute);
+            flag(
+                x,
+                &text(&format!("{a} is {level}")),
+                &text(&format!("{a} is not {level}")),
+            )
+        }
+        AttributeOther { attribute, .. } => {
+            let a = reasons::words(attribute);
+            flag(
+                x,
+                &text(&format!("{a} is an uncommon value")),
+                &text(&format!("{a} is not an uncommon value")),
+            )
+        }
+    }
+}
+
+/// `yes` where the flag `x` is set, else `no`.
+fn flag(x: &str, yes: &str, no: &str) -> String {
+    format!("CASE WHEN {x} <> 0 THEN {yes} ELSE {no} END")
 }
 
 /// One tree from node `at` as nested `CASE WHEN`: `x <= threshold` goes left; a NULL goes right, as NaN does.
