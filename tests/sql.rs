@@ -269,7 +269,7 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
         args.extend(range);
         generated.pql_ok(&args);
         let frame = read_parquet(&features);
-        assert!(floats(&frame, "industry_other").iter().any(|v| *v == Some(1.0)));
+        assert!(floats(&frame, "industry_other").contains(&Some(1.0)));
         let scores = generated.join(&format!("pql-{kind}-scores.parquet"));
         generated.pql_ok(&[
             "score",
