@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares two feature tables written by `pql features` or a peer.
+"""Compares two feature tables written by `pql features` or a peer (Parquet files or folders of parts).
 
     python compare.py A.parquet B.parquet [--tolerance 1e-9] [--show 5]
 
@@ -54,7 +54,7 @@ def main() -> int:
     p.add_argument("--show", type=int, default=5, help="mismatches shown per column (default 5)")
     args = p.parse_args()
 
-    raw_a, raw_b = pq.read_schema(args.a), pq.read_schema(args.b)
+    raw_a, raw_b = pq.ParquetDataset(args.a).schema, pq.ParquetDataset(args.b).schema  # a file or a folder
     a, b = load(args.a), load(args.b)
     ok = True
 

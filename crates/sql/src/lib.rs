@@ -1,12 +1,18 @@
-//! pql on an existing SQL engine: the scoring function of a trained model as one readable query, for
-//! DuckDB or Spark SQL, generated from the artifact itself. The query reads a feature table (the columns
-//! of `pql features`) and returns the columns of `pql score` without the reasons: `account_id`, `as_of`,
-//! `probability` (calibrated), `tier`, `is_pql`, `model_id`, most probable first.
+//! pql on an existing SQL engine: the point-in-time feature table and a trained model's scores as one
+//! readable script for DuckDB or Spark SQL, generated from the same feature definitions the polars path
+//! compiles and from the model artifact itself, so that the engine's results equal `pql features` and
+//! `pql score`.
 //!
-//! The arithmetic is the artifact's, written out: the logistic model's dot product on the raw features,
-//! or each tree as nested `CASE WHEN`, then the sigmoid, the calibration (Platt's formula or the isotonic
-//! interpolation as a `CASE`), and the model's tier thresholds. Every number is printed in exponent form
-//! (`1.25e-1`), which both engines read as a double, with the shortest digits that round-trip.
+//! - [`feature_query`]: one row per eligible `(account_id, as_of)` with the label and every feature, in the
+//!   columns, order, units and missing-value encoding of `pql features`, over the input tables of the data
+//!   contract (named by [`Tables`]). Times are whole microseconds, as in the polars path.
+//! - [`scoring_query`]: the model's arithmetic written out over a feature relation: the logistic model's
+//!   dot product, or each tree as nested `CASE WHEN`, then the sigmoid, the calibration (Platt's formula or
+//!   the isotonic interpolation as a `CASE`), tiers, `is_pql`, and for the logistic model the three reasons
+//!   in the words of `pql score`. Every number is printed in exponent form (`1.25e-1`), which both engines
+//!   read as a double, with the shortest digits that round-trip.
+//! - [`Script`]: what `pql sql` writes: the feature query alone, or the features as a temporary view and
+//!   the scores over it, with a header naming the inputs.
 //!
 //! ```no_run
 //! let artifact = pql_train::Artifact::load(std::path::Path::new("models/abc123"))?;
