@@ -329,36 +329,85 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
         }
     }
 
-    // A feature table the engine already holds, scored with --features-table.
-    let sample = root.join("data/sample/pql.toml");
+    // The bundled sample (Parquet, timestamps in UTC) for two snapshots: the features and scores of the
+    // script, and a feature table the engine already holds, scored with --features-table.
+    let sample_dir = root.join("data/sample");
+    let sample = sample_dir.join("pql.toml");
     let model = sample_model(&models, "logistic");
+    let model = model.to_str().unwrap();
+    let range = ["--from", "2025-06-23", "--to", "2025-06-30"];
     let held = Dir::new();
-    held.pql_ok(&[
+    let mut args = vec![
         "features",
         "--config",
         sample.to_str().unwrap(),
         "--model",
-        model.to_str().unwrap(),
-        "--as-of",
-        "2025-06-30",
+        model,
         "--out",
         "features.parquet",
-    ]);
+    ];
+    args.extend(range);
+    held.pql_ok(&args);
     held.pql_ok(&[
         "score",
         "--model",
-        model.to_str().unwrap(),
+        model,
         "--features",
         "features.parquet",
         "--out",
         "pql.parquet",
     ]);
+    let sample_tables = json!({
+        "events": sample_dir.join("events.parquet"),
+        "accounts": sample_dir.join("accounts.parquet"),
+        "conversions": sample_dir.join("conversions.parquet"),
+    });
     for engine in ENGINES {
+        let out = |what: &str| held.join(&format!("{engine}-{what}.csv")).to_str().unwrap().to_string();
         let script = held.join(&format!("{engine}.sql"));
-        let out = held.pql_ok(&[
+        let mut args = vec![
+            "sql",
+            "--config",
+            sample.to_str().unwrap(),
+            "--model",
+            model,
+            "--dialect",
+            engine,
+            "--out",
+            script.to_str().unwrap(),
+        ];
+        args.extend(range);
+        held.pql_ok(&args);
+        plan.jobs.push((
+            engine.into(),
+            json!({
+                "tables": sample_tables,
+                "script": script,
+                "out": out("scores"),
+                "views": {"pql_features": out("features")},
+            }),
+        ));
+        plan.checks.push((
+            format!("{engine} sample, features"),
+            Check::Features {
+                engine_csv: out("features"),
+                pql: held.join("features.parquet"),
+            },
+        ));
+        plan.checks.push((
+            format!("{engine} sample, scores"),
+            Check::Scores {
+                engine_csv: out("scores"),
+                pql: held.join("pql.parquet"),
+                reasons: true,
+            },
+        ));
+
+        let script = held.join(&format!("{engine}-held.sql"));
+        let printed = held.pql_ok(&[
             "sql",
             "--model",
-            model.to_str().unwrap(),
+            model,
             "--dialect",
             engine,
             "--features-table",
@@ -366,20 +415,19 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
             "--out",
             script.to_str().unwrap(),
         ]);
-        assert!(out.contains("scoring SQL of model"), "{out}");
-        let engine_csv = held.join(&format!("{engine}.csv")).to_str().unwrap().to_string();
+        assert!(printed.contains("scoring SQL of model"), "{printed}");
         plan.jobs.push((
             engine.into(),
             json!({
                 "tables": {"features": held.join("features.parquet")},
                 "script": script,
-                "out": engine_csv,
+                "out": out("held-scores"),
             }),
         ));
         plan.checks.push((
             format!("{engine} sample feature table, scores"),
             Check::Scores {
-                engine_csv,
+                engine_csv: out("held-scores"),
                 pql: held.join("pql.parquet"),
                 reasons: true,
             },
