@@ -2,7 +2,9 @@
 //! the test creates; Spark needs Java 17) run the generated scripts over the input tables, and their feature
 //! rows must equal `pql features` (same rows and columns, values to 1e-9) and their scores `pql score` (same
 //! probabilities to 1e-9, tiers, flags and, for the logistic model, reasons), on the hand-made edge cases of
-//! the feature tests, on a generated history with an unknown category, and on the bundled sample.
+//! the feature tests, on a generated history with an unknown category, and on the bundled sample. Their input
+//! reports (`pql sql --input-report`) must equal the one `pql features` keeps in its output's metadata, and
+//! count by hand the rows pql refuses.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -154,6 +156,84 @@ enum Check {
         pql: PathBuf,
         reasons: bool,
     },
+    /// The input report against these counts (0 for a count not named).
+    Report {
+        engine_csv: String,
+        expected: serde_json::Map<String, Value>,
+    },
+}
+
+/// The input report `pql features` keeps in a Parquet feature table's metadata.
+fn pql_input_report(path: &Path) -> serde_json::Map<String, Value> {
+    let metadata = ParquetReader::new(File::open(path).unwrap())
+        .get_metadata()
+        .unwrap()
+        .key_value_metadata
+        .clone()
+        .unwrap_or_default();
+    let report = metadata
+        .iter()
+        .find(|kv| kv.key == "pql.input_report")
+        .and_then(|kv| kv.value.clone())
+        .expect("an input report");
+    serde_json::from_str(&report).unwrap()
+}
+
+/// An engine's input report: one row, every count of `expected` (others 0), no other column.
+fn assert_same_report(engine: &DataFrame, expected: &serde_json::Map<String, Value>, what: &str) {
+    assert_eq!(engine.height(), 1, "{what}: one row");
+    let names: Vec<&str> = engine.get_column_names().iter().map(|n| n.as_str()).collect();
+    let expected_names: Vec<&str> = pql_sql::INPUT_REPORT_COLUMNS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, expected_names, "{what}: columns");
+    for key in expected.keys() {
+        assert!(names.contains(&key.as_str()), "{what}: no column {key}");
+    }
+    for name in names {
+        let got = floats(engine, name)[0];
+        let want = expected.get(name).and_then(Value::as_f64).unwrap_or(0.0);
+        assert_eq!(got, Some(want), "{what}: {name}");
+    }
+    eprintln!("{what}: input report equal");
+}
+
+/// Adds the job and check of the input report of `config` over `tables` on each engine.
+fn plan_report(
+    plan: &mut Plan,
+    dir: &Dir,
+    config: &Path,
+    tables: &Value,
+    expected: &serde_json::Map<String, Value>,
+    what: &str,
+) {
+    for engine in ENGINES {
+        let script = dir.join(&format!("{engine}-{what}-report.sql"));
+        dir.pql_ok(&[
+            "sql",
+            "--config",
+            config.to_str().unwrap(),
+            "--dialect",
+            engine,
+            "--input-report",
+            "--out",
+            script.to_str().unwrap(),
+        ]);
+        let engine_csv = dir
+            .join(&format!("{engine}-{what}-report.csv"))
+            .to_str()
+            .unwrap()
+            .to_string();
+        plan.jobs.push((
+            engine.into(),
+            json!({"tables": tables, "script": script, "out": engine_csv}),
+        ));
+        plan.checks.push((
+            format!("{engine} {what}, input report"),
+            Check::Report {
+                engine_csv,
+                expected: expected.clone(),
+            },
+        ));
+    }
 }
 
 /// The engine jobs and checks of one data set.
@@ -228,6 +308,57 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
             ));
         }
     }
+
+    let report = pql_input_report(&edges.join("pql-one.parquet"));
+    assert_eq!(
+        report["duplicate_events"], 1,
+        "the fixture has every kind of dropped row"
+    );
+    plan_report(
+        &mut plan,
+        &edges,
+        &edges.join("pql.toml"),
+        &tables(&edges, "csv"),
+        &report,
+        "edge cases",
+    );
+
+    // Rows pql refuses, which an engine reads regardless: events without an account, event name or time, an
+    // account without a signup time and one repeated, a conversion without a time, and one before signup.
+    let refused = crate::features::fixture();
+    for (file, rows) in [
+        (
+            "events.csv",
+            ",u1,board_viewed,2025-03-02T00:00:00Z\nA,u1,,2025-03-02T00:00:00Z\nA,u1,board_viewed,\n",
+        ),
+        ("accounts.csv", "G,,1,tech\nC,2025-03-11T00:00:00Z,3,retail\n"),
+        ("conversions.csv", "E,\nB,2025-01-15T00:00:00Z\n"),
+    ] {
+        let text = std::fs::read_to_string(refused.join(file)).unwrap();
+        std::fs::write(refused.join(file), text + rows).unwrap();
+    }
+    let mut expected = report.clone();
+    for (name, value) in [
+        ("events_read", 20),
+        ("events_missing_values", 3),
+        ("accounts", 8),
+        ("accounts_missing_values", 1),
+        ("duplicate_accounts", 1),
+        ("conversions_read", 8),
+        ("conversions_missing_values", 1),
+        ("conversions_before_signup", 1),
+    ] {
+        expected.insert(name.into(), value.into());
+    }
+    assert_eq!(expected["events_used"], 12);
+    plan_report(
+        &mut plan,
+        &refused,
+        &refused.join("pql.toml"),
+        &tables(&refused, "csv"),
+        &expected,
+        "refused rows",
+    );
 
     // A generated history (CSV, text times) scored by models of the sample; one industry renamed so the
     // model meets a category it has never seen (its `industry_other`).
@@ -328,6 +459,16 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
             ));
         }
     }
+
+    let report = pql_input_report(&generated.join("pql-logistic.parquet"));
+    plan_report(
+        &mut plan,
+        &generated,
+        &generated.join("pql.toml"),
+        &tables(&generated, "csv"),
+        &report,
+        "generated",
+    );
 
     // The bundled sample (Parquet, timestamps in UTC) for two snapshots: the features and scores of the
     // script, and a feature table the engine already holds, scored with --features-table.
@@ -434,6 +575,9 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
         ));
     }
 
+    let report = pql_input_report(&held.join("features.parquet"));
+    plan_report(&mut plan, &held, &sample, &sample_tables, &report, "sample");
+
     for engine in ENGINES {
         let jobs: Vec<Value> = plan
             .jobs
@@ -453,6 +597,9 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
                 pql,
                 reasons,
             } => assert_same_scores(&read_csv(Path::new(engine_csv)), &read_parquet(pql), *reasons, what),
+            Check::Report { engine_csv, expected } => {
+                assert_same_report(&read_csv(Path::new(engine_csv)), expected, what)
+            }
         }
     }
 }

@@ -221,13 +221,16 @@ enum Command {
         --table events=lake.events --table accounts=lake.accounts --table conversions=lake.conversions \
         --out score.sql\n  \
         pql sql --config pql.toml --dialect duckdb --from 2025-03-03 --to 2025-06-30 --out features.sql\n  \
-        pql sql --model models/champion --dialect duckdb --features-table \"read_parquet('features.parquet')\"\n\n\
+        pql sql --model models/champion --dialect duckdb --features-table \"read_parquet('features.parquet')\"\n  \
+        pql sql --config pql.toml --dialect spark --input-report --out input_report.sql\n\n\
         The script is generated from the same feature definitions as `pql features` and returns the same rows \
         and columns: one per eligible (account_id, as_of), the label and the features in dictionary order. \
         With --model it keeps them as the temporary view pql_features and adds the model's scores: \
         account_id, as_of, probability (calibrated), tier, is_pql, the top reasons (logistic models) and \
         model_id, most probable first, as `pql score` gives them. --features-table scores a feature table \
-        the engine already holds instead. Input tables default to events, accounts and conversions, with the \
+        the engine already holds instead. --input-report counts, in one row, the input rows the feature \
+        script reads, uses and leaves out by pql's rules (pql features' input report), and the rows pql \
+        would refuse, which a warehouse runs on regardless. Input tables default to events, accounts and conversions, with the \
         columns named in the config; timestamps must be TIMESTAMP or DATE columns, read as UTC."
     )]
     Sql {
@@ -241,7 +244,11 @@ enum Command {
         #[arg(long, required_unless_present = "config")]
         model: Option<PathBuf>,
         /// One snapshot at 00:00 UTC of this date.
-        #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_any = ["from", "features_table"])]
+        #[arg(
+            long,
+            conflicts_with_all = ["from", "to"],
+            required_unless_present_any = ["from", "features_table", "input_report"]
+        )]
         as_of: Option<NaiveDate>,
         /// First date of a range of weekly snapshots (on the configured weekday).
         #[arg(long, requires = "to")]
@@ -255,6 +262,11 @@ enum Command {
         /// Score this table, view or parenthesised subquery of feature rows instead of computing features.
         #[arg(long, value_name = "RELATION", conflicts_with_all = ["config", "as_of", "from", "tables"])]
         features_table: Option<String>,
+        /// Instead of features: one row counting the input rows the feature script reads and leaves out, and
+        /// why, as `pql features` reports them, plus rows pql would refuse (missing ids or times, repeated
+        /// account ids).
+        #[arg(long, requires = "config", conflicts_with_all = ["model", "as_of", "from", "features_table"])]
+        input_report: bool,
         /// Write the SQL to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -563,6 +575,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             to,
             tables,
             features_table,
+            input_report,
             out,
         } => {
             let dialect = match dialect {
@@ -571,6 +584,12 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             };
             let artifact = model.as_deref().map(load_model).transpose()?;
             let (sql, what) = match (features_table, config) {
+                (None, Some(config)) if input_report => {
+                    let config = Config::load(&config)?;
+                    let tables = table_names(&tables)?;
+                    let sql = pql_sql::input_report_script(&config, &tables, dialect);
+                    (sql, "input report SQL".to_string())
+                }
                 (Some(relation), _) => {
                     let artifact = artifact.context("--features-table needs --model")?;
                     let what = format!("scoring SQL of model {}", artifact.model_id);

@@ -9,10 +9,11 @@
 use std::fmt::Write;
 
 use chrono::NaiveDate;
-use pql_data::config::{AttributeKind, Config, LimitPeriod};
+use pql_data::config::{Config, LimitPeriod};
 use pql_features::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window, SESSION_GAP_MINUTES};
 use pql_features::{epoch_day, period_id, DAY_US, MAX_TS, MIN_TS};
 
+use crate::inputs::{add_inputs, Ctes};
 use crate::{number, Dialect};
 
 /// The engine's names of the three input tables (tables, views or parenthesised subqueries).
@@ -150,13 +151,8 @@ impl<'a> Compiler<'a> {
         self.dialect.string(value)
     }
 
-    /// `column IN (…)` for the values, or FALSE when there are none.
     fn is_in(&self, column: &str, values: &[String]) -> String {
-        if values.is_empty() {
-            return "FALSE".into();
-        }
-        let values: Vec<String> = values.iter().map(|v| self.text(v)).collect();
-        format!("{column} IN ({})", values.join(", "))
+        self.dialect.is_in(column, values)
     }
 
     /// Microseconds as days, a double.
@@ -208,10 +204,7 @@ impl<'a> Compiler<'a> {
 
     fn query(&self, dates: &[NaiveDate], tables: &Tables) -> String {
         let d = self.dialect;
-        let columns = &self.config.columns;
-        let text = d.text_type();
-        let mut ctes: Vec<(String, String, String)> = Vec::new();
-        let mut cte = |name: &str, comment: &str, body: String| ctes.push((name.into(), comment.into(), body));
+        let mut ctes = Ctes::default();
 
         // Snapshots: the instant T, the end of its label horizon, and the current period of every limit.
         let horizon = i64::from(self.config.label.horizon_days) * DAY_US;
@@ -231,47 +224,14 @@ impl<'a> Compiler<'a> {
                 row
             })
             .collect();
-        cte(
+        ctes.add(
             "snapshots",
             "00:00 UTC of each as_of date (epoch day and microseconds), with its horizon's end and limit periods",
             rows.join("\n  UNION ALL "),
         );
 
-        let mut attributes = String::new();
-        for attribute in &self.config.attributes {
-            let name = self.q(&attribute.name);
-            let _ = match attribute.kind {
-                AttributeKind::Numeric => write!(
-                    attributes,
-                    ",\n    CASE WHEN {} THEN CAST(a.{name} AS DOUBLE) END AS {name}",
-                    d.is_finite(&format!("CAST(a.{name} AS DOUBLE)"))
-                ),
-                AttributeKind::Categorical => {
-                    write!(attributes, ",\n    NULLIF(CAST(a.{name} AS {text}), '') AS {name}")
-                }
-            };
-        }
-        cte(
-            "accounts_in",
-            "the accounts table in pql's names and types; missing and non-finite numbers are NULL",
-            format!(
-                "SELECT CAST(a.{id} AS {text}) AS account_id, {signup} AS signup{attributes}\n  FROM {table} a",
-                id = self.q(&columns.accounts.account_id),
-                signup = d.epoch_us(&format!("a.{}", self.q(&columns.accounts.signup_at))),
-                table = tables.accounts,
-            ),
-        );
-        cte(
-            "conversions_in",
-            "every conversion row",
-            format!(
-                "SELECT CAST(c.{id} AS {text}) AS account_id, {at} AS converted\n  FROM {table} c",
-                id = self.q(&columns.conversions.account_id),
-                at = d.epoch_us(&format!("c.{}", self.q(&columns.conversions.converted_at))),
-                table = tables.conversions,
-            ),
-        );
-        cte(
+        add_inputs(&mut ctes, self.config, tables, d);
+        ctes.add(
             "accounts_all",
             "accounts with their first conversion",
             "SELECT a.*, c.converted\n  FROM accounts_in a\n  \
@@ -284,21 +244,14 @@ impl<'a> Compiler<'a> {
             true => String::new(),
             false => format!("\n    AND NOT {}", self.is_in("e.event", &self.config.events.ignore)),
         };
-        cte(
+        ctes.add(
             "events_clean",
             "the events pql uses: named and timed, of a known account, not ignored, from 2000 to 2100, not before \
              signup; exact duplicates once",
             format!(
-                "SELECT DISTINCT e.account_id, e.user_id, e.event, e.ts\n  FROM (\n    \
-                 SELECT CAST(x.{account} AS {text}) AS account_id, NULLIF(CAST(x.{user} AS {text}), '') AS user_id,\n      \
-                 CAST(x.{event} AS {text}) AS event, {ts} AS ts\n    FROM {table} x\n  ) e\n  \
+                "SELECT DISTINCT e.account_id, e.user_id, e.event, e.ts\n  FROM events_in e\n  \
                  JOIN accounts_in a ON a.account_id = e.account_id\n  \
-                 WHERE e.event IS NOT NULL AND e.ts >= {MIN_TS} AND e.ts < {MAX_TS} AND e.ts >= a.signup{ignored}",
-                account = self.q(&columns.events.account_id),
-                user = self.q(&columns.events.user_id),
-                event = self.q(&columns.events.event),
-                ts = d.epoch_us(&format!("x.{}", self.q(&columns.events.timestamp))),
-                table = tables.events,
+                 WHERE e.event IS NOT NULL AND e.ts >= {MIN_TS} AND e.ts < {MAX_TS} AND e.ts >= a.signup{ignored}"
             ),
         );
 
@@ -315,7 +268,7 @@ impl<'a> Compiler<'a> {
             true => "TRUE".to_string(),
             false => format!("NOT {}", self.is_in("event", &exclusive)),
         };
-        cte(
+        ctes.add(
             "events_marked",
             "each event's day (the one whose ending midnight is at or after it), whether it starts a session \
              (more than the gap after the account's previous event), and its product and key roles",
@@ -328,7 +281,7 @@ impl<'a> Compiler<'a> {
                 key = self.is_in("event", &self.config.events.key),
             ),
         );
-        cte(
+        ctes.add(
             "observation",
             "the midnight ending the day of the latest event or conversion: a label needs its horizon to end by then",
             format!(
@@ -378,7 +331,7 @@ impl<'a> Compiler<'a> {
                 }
             })
             .collect();
-        cte(
+        ctes.add(
             "daily",
             "per account and day: sessions started, events of each set counted, latest times, limit periods",
             format!(
@@ -530,7 +483,7 @@ impl<'a> Compiler<'a> {
 
         let mut joins = String::new();
         if first.is_used() || catalog_size {
-            cte(
+            ctes.add(
                 "first_use",
                 "the first use of each product event by each account, numbered in time order",
                 "SELECT f.account_id, f.event, f.first_ts, f.first_ts - a.signup AS since_signup, f.is_key,\n    \
@@ -542,7 +495,7 @@ impl<'a> Compiler<'a> {
             );
         }
         if users.is_used() {
-            cte(
+            ctes.add(
                 "users",
                 "the first appearance of each user of each account",
                 "SELECT account_id, user_id, MIN(ts) AS first_ts\n  FROM events_marked\n  \
@@ -551,13 +504,13 @@ impl<'a> Compiler<'a> {
             );
         }
         if recent.is_used() {
-            cte(
+            ctes.add(
                 "product_days",
                 "the product events each account used on each day",
                 "SELECT DISTINCT account_id, day, event\n  FROM events_marked\n  WHERE is_product".into(),
             );
         }
-        cte(
+        ctes.add(
             "eligible",
             "accounts signed up and not yet converted at T, with the label: converted within the horizon, NULL \
              when the horizon ends after the data",
@@ -570,7 +523,7 @@ impl<'a> Compiler<'a> {
                 .into(),
         );
         let mut per_snapshot = |name: &str, alias: &str, comment: &str, aggregates: &Aggregates, source: &str| {
-            cte(
+            ctes.add(
                 name,
                 comment,
                 format!(
@@ -621,7 +574,7 @@ impl<'a> Compiler<'a> {
             );
         }
         if catalog_size {
-            cte(
+            ctes.add(
                 "at_catalog",
                 "the product events any account had used by T",
                 "SELECT s.day AS k, COUNT(DISTINCT f.event) AS products\n  FROM snapshots s\n  \
@@ -632,7 +585,7 @@ impl<'a> Compiler<'a> {
         }
         for (i, meter) in self.meters.iter().enumerate() {
             let n = format!("n_{}", self.k(&EventSet::Named(meter.event.clone())));
-            cte(
+            ctes.add(
                 &format!("at_limit_{i}"),
                 &format!(
                     "{} per {} up to T: in the current period and the most in any",
@@ -652,23 +605,12 @@ impl<'a> Compiler<'a> {
             );
         }
 
-        let mut sql = String::from("WITH\n");
-        let last = ctes.len() - 1;
-        for (i, (name, comment, body)) in ctes.iter().enumerate() {
-            let _ = write!(
-                sql,
-                "-- {comment}\n{name} AS (\n  {body}\n){}\n",
-                if i < last { "," } else { "" }
-            );
-        }
-        let _ = write!(
-            sql,
+        ctes.then(&format!(
             "SELECT e.account_id, {as_of} AS as_of, CAST(e.label AS INT) AS label,\n  {features}\n\
              FROM eligible e{joins}\nORDER BY e.k, e.account_id",
             as_of = d.timestamp_of_us("e.t"),
             features = finals.join(",\n  "),
-        );
-        sql
+        ))
     }
 }
 

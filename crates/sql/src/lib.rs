@@ -11,6 +11,8 @@
 //!   the isotonic interpolation as a `CASE`), tiers, `is_pql`, and for the logistic model the three reasons
 //!   in the words of `pql score`. Every number is printed in exponent form (`1.25e-1`), which both engines
 //!   read as a double, with the shortest digits that round-trip.
+//! - [`input_report_query`]: one row counting what the feature query reads and leaves out, and why, as
+//!   `pql features` reports it, plus the rows pql would refuse (missing ids or times, repeated accounts).
 //! - [`Script`]: what `pql sql` writes: the feature query alone, or the features as a temporary view and
 //!   the scores over it, with a header naming the inputs.
 //!
@@ -22,9 +24,11 @@
 //! ```
 
 mod features;
+mod inputs;
 mod scoring;
 
 pub use features::{feature_query, Tables};
+pub use inputs::{input_report_query, INPUT_REPORT_COLUMNS};
 pub use scoring::scoring_query;
 
 /// The SQL engine a query is written for.
@@ -51,6 +55,23 @@ impl Dialect {
             Dialect::DuckDb => format!("'{}'", value.replace('\'', "''")),
             Dialect::Spark => format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'")),
         }
+    }
+
+    /// The engine's name, for people.
+    fn engine(self) -> &'static str {
+        match self {
+            Dialect::DuckDb => "DuckDB",
+            Dialect::Spark => "Spark SQL",
+        }
+    }
+
+    /// `column IN (…)` for the values, or FALSE when there are none.
+    fn is_in(self, column: &str, values: &[String]) -> String {
+        if values.is_empty() {
+            return "FALSE".into();
+        }
+        let values: Vec<String> = values.iter().map(|v| self.string(v)).collect();
+        format!("{column} IN ({})", values.join(", "))
     }
 
     fn text_type(self) -> &'static str {
@@ -165,31 +186,21 @@ impl Script<'_> {
     pub fn render(&self, dialect: Dialect) -> String {
         let features = feature_query(self.config, self.defs, self.dates, self.tables, dialect);
         let (first, last) = (self.dates.first(), self.dates.last());
-        let mut script = format!(
-            "-- pql {version}: point-in-time features{scores} on {engine}, generated from the feature dictionary of\n\
-             -- {config} ({count} features), for {snapshots} snapshot(s) from {first} to {last} (00:00 UTC).\n\
-             -- Reads the tables {events}, {accounts} and {conversions}; times are UTC.\n",
-            version = env!("CARGO_PKG_VERSION"),
+        let what = format!(
+            "point-in-time features{scores} on {engine}, generated from the feature dictionary of\n\
+             -- {config} ({count} features), for {snapshots} snapshot(s) from {first} to {last} (00:00 UTC)",
             scores = match self.model {
                 Some(model) => format!(" and the scores of model {}", model.model_id),
                 None => String::new(),
             },
-            engine = match dialect {
-                Dialect::DuckDb => "DuckDB",
-                Dialect::Spark => "Spark SQL",
-            },
+            engine = dialect.engine(),
             config = self.config.source.display(),
             count = self.defs.len(),
             snapshots = self.dates.len(),
             first = first.map(ToString::to_string).unwrap_or_default(),
             last = last.map(ToString::to_string).unwrap_or_default(),
-            events = self.tables.events,
-            accounts = self.tables.accounts,
-            conversions = self.tables.conversions,
         );
-        if dialect == Dialect::Spark {
-            script.push_str("SET spark.sql.session.timeZone = UTC;\n");
-        }
+        let mut script = header(&what, self.tables, dialect);
         match self.model {
             None => script.push_str(&features),
             Some(model) => {
@@ -202,6 +213,36 @@ impl Script<'_> {
         script.push_str(";\n");
         script
     }
+}
+
+/// The script of [`input_report_query`] for `config`'s tables: one row counting what the feature script of
+/// the same config reads and leaves out.
+pub fn input_report_script(config: &pql_data::Config, tables: &Tables, dialect: Dialect) -> String {
+    let what = format!(
+        "the input report on {engine}: what the feature script of {config} reads and leaves out, and why",
+        engine = dialect.engine(),
+        config = config.source.display(),
+    );
+    let mut script = header(&what, tables, dialect);
+    script.push_str(&input_report_query(config, tables, dialect));
+    script.push_str(";\n");
+    script
+}
+
+/// A script's opening comment (what it computes, from which tables) and, for Spark, the UTC session.
+fn header(what: &str, tables: &Tables, dialect: Dialect) -> String {
+    let mut header = format!(
+        "-- pql {version}: {what}.\n\
+         -- Reads the tables {events}, {accounts} and {conversions}; times are UTC.\n",
+        version = env!("CARGO_PKG_VERSION"),
+        events = tables.events,
+        accounts = tables.accounts,
+        conversions = tables.conversions,
+    );
+    if dialect == Dialect::Spark {
+        header.push_str("SET spark.sql.session.timeZone = UTC;\n");
+    }
+    header
 }
 
 /// A double literal both engines read as a double, with round-trip digits.
