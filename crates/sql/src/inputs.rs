@@ -232,3 +232,30 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
          CROSS JOIN conversion_counts\nCROSS JOIN converted_early"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_selects_its_columns_in_order() {
+        let config = pql_data::Config::parse(
+            "[inputs]\nevents = \"e.csv\"\naccounts = \"a.csv\"\nconversions = \"c.csv\"\n",
+            std::path::Path::new("pql.toml"),
+        )
+        .unwrap();
+        for dialect in [Dialect::DuckDb, Dialect::Spark] {
+            let sql = input_report_query(&config, &Tables::default(), dialect);
+            let select = &sql[sql.rfind("\nSELECT").unwrap()..];
+            let aliases: Vec<&str> = select
+                .lines()
+                .filter_map(|line| line.split("  --").next()?.rsplit_once(" AS "))
+                .map(|(_, alias)| alias.trim_end_matches(','))
+                .collect();
+            let names: Vec<&str> = INPUT_REPORT_COLUMNS.iter().map(|(name, _)| *name).collect();
+            assert_eq!(aliases, names);
+            // No event is ignored by this config: the rule is written as FALSE, not as an empty IN list.
+            assert!(sql.contains("WHEN FALSE THEN 'ignored'"), "{sql}");
+        }
+    }
+}
