@@ -230,8 +230,8 @@ enum Command {
         model_id, most probable first, as `pql score` gives them. --features-table scores a feature table \
         the engine already holds instead. --input-report counts, in one row, the input rows the feature \
         script reads, uses and leaves out by pql's rules (pql features' input report), and the rows pql \
-        would refuse, which a warehouse runs on regardless. Input tables default to events, accounts and conversions, with the \
-        columns named in the config; timestamps must be TIMESTAMP or DATE columns, read as UTC."
+        would refuse, which a warehouse runs on regardless. Input tables default to events, accounts and \
+        conversions, with the columns named in the config; timestamps must be TIMESTAMP or DATE columns, read as UTC."
     )]
     Sql {
         /// The pql.toml whose feature definitions and column names the script uses.
