@@ -36,6 +36,8 @@ reached_event = "limit_hit"
 
 [label]
 horizon_days = 10
+# The events end on 2025-03-10; the conversions are known to be complete up to A's repeat on 2025-04-01.
+observed_until = "2025-04-01"
 "#;
 
 const ACCOUNTS: &str = "account_id,signup_at,size,industry
@@ -76,8 +78,8 @@ B,u9,search_done,2025-01-31T12:00:00Z
 Z,u7,board_viewed,2025-03-02T00:00:00Z
 ";
 
-/// The hand-made history of these tests: every family, duplicates, ignored events, events before signup, out of
-/// range and of unknown accounts, accounts without events, conversions on the horizon's edges.
+/// The hand-made history of these tests: every family, duplicates, ignored events, events before signup (one
+/// in 1999) and of unknown accounts, accounts without events, conversions on the horizon's edges.
 pub fn fixture() -> Dir {
     let dir = Dir::new();
     dir.write("pql.toml", CONFIG);
@@ -156,7 +158,7 @@ fn every_family_matches_hand_computed_values() {
         &[
             ("label", 1.0), // converts exactly at as_of + 10 days
             ("tenure_days", 8.0 + 14.0 / 24.0),
-            ("events", 10.0), // ignored, duplicate, later and out-of-range events left out; the one at as_of kept
+            ("events", 10.0), // ignored, duplicate, later and pre-signup events left out; the one at as_of kept
             ("active_days", 6.0),
             ("active_days_7d", 5.0),
             ("active_days_30d", 6.0),
@@ -253,7 +255,7 @@ fn labels_are_null_when_the_horizon_is_not_observed() {
         .flatten()
         .collect();
     assert_eq!(ids, ["B", "E", "F"]);
-    // The data ends on 2025-04-01 (A's repeated conversion); 2025-03-24 + 10 days is later. F converts
+    // The data is observed until 2025-04-01 (the config says so); 2025-03-24 + 10 days is later. F converts
     // inside that unobserved horizon, and still gets no label: keeping only seen positives would bias
     // training.
     assert_eq!(frame.column("label").unwrap().null_count(), 3);
@@ -274,9 +276,8 @@ fn input_problems_are_counted_and_kept_in_the_metadata() {
         "read 17 events, used 12",
         "1 events ignored by the config",
         "1 events of accounts missing from the accounts table",
-        "1 events before their account's signup",
+        "2 events before their account's signup",
         "1 duplicate events",
-        "1 events dated before 2000 or after 2099",
         "1 conversions of unknown accounts",
         "1 repeated conversions",
         "6 accounts; 6 conversions",
@@ -285,7 +286,7 @@ fn input_problems_are_counted_and_kept_in_the_metadata() {
     }
     let meta = std::fs::read_to_string(dir.join("f.csv.meta.json")).unwrap();
     assert!(meta.contains("\"duplicate_events\": 1"), "{meta}");
-    assert!(meta.contains("\"events_before_signup\": 1"), "{meta}");
+    assert!(meta.contains("\"events_before_signup\": 2"), "{meta}");
 }
 
 #[test]

@@ -171,6 +171,9 @@ enum Command {
         /// An earlier scores file: mark PQLs that were not PQLs in it (newly_qualified).
         #[arg(long, value_name = "FILE")]
         previous: Option<PathBuf>,
+        /// Fail, instead of warning, when --as-of is more than a week after the latest event (stale data).
+        #[arg(long)]
+        strict: bool,
     },
     /// Show what drives a model: global importances, or every feature's contribution to one account.
     #[command(after_help = "Examples:\n  pql explain --model models/<model_id>\n  \
@@ -494,6 +497,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             threshold,
             top,
             previous,
+            strict,
         } => {
             let policy = match (threshold, top) {
                 (Some(p), _) => pql_score::TierPolicy::threshold(p)?,
@@ -506,6 +510,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 (None, Some(config), Some(as_of)) => FeatureInput::Events {
                     config: Box::new(Config::load(&config)?),
                     as_of,
+                    strict,
                 },
                 _ => anyhow::bail!("give --config and --as-of, or --features"),
             };
@@ -531,6 +536,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 (None, Some(config)) => FeatureInput::Events {
                     config: Box::new(Config::load(&config)?),
                     as_of,
+                    strict: false,
                 },
                 (None, None) => anyhow::bail!("give --config or --features to compute the account's features"),
             };
@@ -656,6 +662,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             let input = FeatureInput::Events {
                 config: Box::new(config),
                 as_of,
+                strict: false,
             };
             let (frame, scorer) = scoring_rows(ui, &artifact, input)?;
             if frame.height() == 0 {
@@ -681,8 +688,19 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { config } => {
-            let config = Config::load(&config)?;
+            let config_path = config;
+            let config = Config::load(&config_path)?;
             print!("{}", pql_data::InputSummary::read(&config)?);
+            let names: Vec<String> = pql_features::describe(&config)?.into_iter().map(|d| d.name).collect();
+            for rule in &config.rules {
+                pql_train::rules::Rule::parse(&rule.name, &rule.when, &names)
+                    .with_context(|| format!("{}: [[rules]]", config_path.display()))?;
+            }
+            let (report, warnings) = pql_features::inspect(&config)?;
+            print!("\n{}", text::report_text(&report));
+            for warning in warnings {
+                println!("warning: {warning}");
+            }
             Ok(())
         }
     }
@@ -754,6 +772,9 @@ fn feature_builder(
     let builder = FeatureBuilder::new(config, snapshots, levels)?;
     spinner.finish_and_clear();
     ui.note(text::report_text(builder.report()).trim_end());
+    for warning in builder.warnings() {
+        tracing::warn!("{warning}");
+    }
     let bar = ui.bar(builder.snapshot_count(), "computing snapshots");
     Ok(builder.on_snapshot(move || {
         bar.inc(1);
@@ -1081,8 +1102,12 @@ fn event_days(config: &Config) -> anyhow::Result<(NaiveDate, NaiveDate)> {
 
 /// Where scoring gets its feature rows.
 enum FeatureInput {
-    /// Computed from the config's inputs as of the date.
-    Events { config: Box<Config>, as_of: NaiveDate },
+    /// Computed from the config's inputs as of the date; `strict` fails on stale data instead of warning.
+    Events {
+        config: Box<Config>,
+        as_of: NaiveDate,
+        strict: bool,
+    },
     /// Read from a feature table, optionally only one date's rows.
     Table { path: PathBuf, as_of: Option<NaiveDate> },
 }
@@ -1094,10 +1119,12 @@ fn scoring_rows<'a>(
     input: FeatureInput,
 ) -> anyhow::Result<(polars::prelude::DataFrame, pql_score::Scorer<'a>)> {
     match input {
-        FeatureInput::Events { config, as_of } => {
+        FeatureInput::Events { config, as_of, strict } => {
             let levels = pql_features::levels_in(&artifact.features);
             let scorer = pql_score::Scorer::new(artifact, &pql_features::catalog::catalog(&config, &levels))?;
-            let table = feature_builder(ui, &config, &Snapshots::One(as_of), Some(&levels))?.collect()?;
+            let builder = feature_builder(ui, &config, &Snapshots::One(as_of), Some(&levels))?;
+            check_fresh(builder.latest_event(), as_of, strict)?;
+            let table = builder.collect()?;
             Ok((table.frame, scorer))
         }
         FeatureInput::Table { path, as_of } => {
@@ -1117,6 +1144,32 @@ fn scoring_rows<'a>(
             Ok((frame, scorer))
         }
     }
+}
+
+/// Days after the latest event beyond which a snapshot is stale.
+const STALE_AFTER_DAYS: i64 = 7;
+
+/// Warns (or with `strict`, fails) when `as_of` is more than [`STALE_AFTER_DAYS`] after the latest event:
+/// every account would look as if it had gone quiet, because the data stops.
+fn check_fresh(latest: Option<chrono::DateTime<chrono::Utc>>, as_of: NaiveDate, strict: bool) -> anyhow::Result<()> {
+    let Some(latest) = latest else {
+        return Ok(());
+    };
+    let snapshot = as_of.and_time(chrono::NaiveTime::MIN).and_utc();
+    let days = (snapshot - latest).num_days();
+    if days <= STALE_AFTER_DAYS {
+        return Ok(());
+    }
+    let message = format!(
+        "--as-of {as_of} is {days} days after the latest event ({}): every account would look inactive because \
+         the data stops; export fresher events or score an earlier date",
+        latest.format("%Y-%m-%d %H:%M UTC")
+    );
+    if strict {
+        anyhow::bail!("{message}");
+    }
+    tracing::warn!("stale data: {message} (--strict makes this an error)");
+    Ok(())
 }
 
 /// Scores, writes the scores atomically and prints a summary; returns the summary.

@@ -143,8 +143,8 @@ pub fn report_text(report: &pql_features::InputReport) -> String {
         ),
         (report.duplicate_events, "duplicate events (dropped)"),
         (
-            report.events_out_of_range,
-            "events dated before 2000 or after 2099 (dropped)",
+            report.events_in_future,
+            "events dated more than a day after this run's clock (dropped)",
         ),
         (
             report.conversions_of_unknown_accounts,
@@ -154,6 +154,10 @@ pub fn report_text(report: &pql_features::InputReport) -> String {
         (
             report.conversions_before_signup,
             "accounts converted before signup (never eligible)",
+        ),
+        (
+            report.conversions_after_observation_end,
+            "conversions after the observation end (no label reaches them)",
         ),
     ];
     for (count, what) in skipped {

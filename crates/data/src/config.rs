@@ -81,6 +81,15 @@ pub struct Inputs {
     pub accounts: PathBuf,
     /// One row per conversion to paid; accounts without a row never converted.
     pub conversions: PathBuf,
+    /// The largest share of event rows that may be dropped by the input rules (missing values, unknown
+    /// accounts, before signup, in the future) before every command refuses the data. Default 0.5; raise
+    /// it when, say, the events cover paid accounts the accounts table leaves out.
+    #[serde(default = "default_max_dropped_share")]
+    pub max_dropped_share: f64,
+}
+
+fn default_max_dropped_share() -> f64 {
+    0.5
 }
 
 /// `[columns.*]`: the source column that holds each contract column.
@@ -296,18 +305,39 @@ impl Weekday {
     }
 }
 
-/// `[label]`: an eligible snapshot is labelled 1 when the account converts in `(as_of, as_of + horizon]`.
+/// `[label]`: an eligible snapshot is labelled 1 when the account converts in `(as_of, as_of + horizon]`,
+/// 0 when it does not, and left empty when the data does not cover the whole horizon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Label {
     /// Horizon in days. Default 30.
     pub horizon_days: u32,
+    /// The last day (`"YYYY-MM-DD"`, UTC) whose conversions the data is known to hold in full. By default
+    /// the day of the latest event used: conversions are not trusted to say how far the data reaches (a
+    /// conversion table may run ahead of the event export, or hold a mistyped date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_until: Option<String>,
 }
 
 impl Default for Label {
     fn default() -> Self {
-        Self { horizon_days: 30 }
+        Self {
+            horizon_days: 30,
+            observed_until: None,
+        }
     }
+}
+
+impl Label {
+    /// `observed_until` as a date (checked when the config is loaded).
+    pub fn observed_until(&self) -> Option<chrono::NaiveDate> {
+        self.observed_until.as_deref().and_then(parse_day)
+    }
+}
+
+/// A `YYYY-MM-DD` date.
+fn parse_day(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }
 
 /// `[drift]`: population stability index (PSI) above which `pql score` warns. PSI compares the shares of
@@ -412,7 +442,14 @@ impl RawConfig {
             events: resolve(&self.inputs.events),
             accounts: resolve(&self.inputs.accounts),
             conversions: resolve(&self.inputs.conversions),
+            max_dropped_share: self.inputs.max_dropped_share,
         };
+        if !(0.0..=1.0).contains(&inputs.max_dropped_share) {
+            return Err(invalid(
+                "inputs.max_dropped_share".into(),
+                format!("must be between 0 and 1, got {}", inputs.max_dropped_share),
+            ));
+        }
 
         check_columns(&self.columns, &invalid)?;
 
@@ -518,6 +555,14 @@ impl RawConfig {
                 "label.horizon_days".into(),
                 format!("must be between 1 and 3660 days, got {}", self.label.horizon_days),
             ));
+        }
+        if let Some(text) = &self.label.observed_until {
+            if parse_day(text).is_none() {
+                return Err(invalid(
+                    "label.observed_until".into(),
+                    format!("must be a date such as \"2025-06-30\", got {text:?}"),
+                ));
+            }
         }
         for (key, value) in [
             ("drift.feature_psi", self.drift.feature_psi),
@@ -651,6 +696,23 @@ mod tests {
         assert_eq!(config.snapshots.cadence, Cadence::Weekly);
         assert_eq!(config.snapshots.weekday, Weekday::Monday);
         assert!(config.limits.is_empty() && config.attributes.is_empty());
+    }
+
+    #[test]
+    fn observed_until_and_dropped_share_are_checked() {
+        let config = parse(&format!("{MINIMAL}\n[label]\nobserved_until = \"2025-06-30\"\n")).unwrap();
+        assert_eq!(
+            config.label.observed_until(),
+            chrono::NaiveDate::from_ymd_opt(2025, 6, 30)
+        );
+        assert_eq!(config.inputs.max_dropped_share, 0.5);
+        let err = error_of(&format!("{MINIMAL}\n[label]\nobserved_until = \"30/06/2025\"\n"));
+        assert!(
+            err.contains("label.observed_until") && err.contains("30/06/2025"),
+            "{err}"
+        );
+        let err = error_of(&MINIMAL.replace("[inputs]", "[inputs]\nmax_dropped_share = 1.5"));
+        assert!(err.contains("inputs.max_dropped_share"), "{err}");
     }
 
     #[test]

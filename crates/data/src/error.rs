@@ -105,6 +105,22 @@ pub enum InputError {
         /// What was expected, with an example.
         expected: &'static str,
     },
+    /// A time outside what pql represents (years 1 to 9999).
+    #[error(
+        "{path}: column `{column}`{}: the time {value} is outside years 1 to 9999, which pql (like Spark and most \
+         warehouses) cannot represent",
+        .row.map(|r| format!(", row {r}")).unwrap_or_default()
+    )]
+    OutOfRange {
+        /// The file (or folder, when the row is not known).
+        path: PathBuf,
+        /// The source column.
+        column: String,
+        /// 1-based data row, when known.
+        row: Option<usize>,
+        /// The time, as far as it can be written.
+        value: String,
+    },
     /// A required value is missing.
     #[error("{path}: column `{column}`, row {row}: value is missing but required")]
     MissingValue {

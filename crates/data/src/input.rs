@@ -12,9 +12,12 @@
 //!   each declared attribute (numeric as f64, categorical as str, null when empty);
 //! - conversions: `account_id` str, `converted_at` datetime[μs].
 //!
-//! All datetimes are UTC instants stored without a zone. Text timestamps may be RFC 3339
+//! All datetimes are UTC instants stored without a zone, in microseconds. Typed columns may be Parquet (or
+//! Arrow) timestamps of any unit (s, ms, μs, ns; nanoseconds are floored to the microsecond), zone-less
+//! (taken as UTC) or in any zone, or dates (midnight UTC). Text timestamps may be RFC 3339
 //! (`2025-01-06T09:30:00Z`, any offset), a zone-less date-time taken as UTC (`2025-01-06 09:30:00`), or a
-//! date taken as midnight UTC (`2025-01-06`).
+//! date taken as midnight UTC (`2025-01-06`). Any time from year 1 to year 9999 is accepted (the range of
+//! Spark's and most warehouses' timestamps); a time outside it is an error, not a dropped row.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -147,7 +150,10 @@ fn scan_parquet(path: &Path, specs: &[ColumnSpec]) -> Result<Option<LazyFrame>, 
             (Kind::Timestamp, DataType::Datetime(unit, _)) => {
                 let micros = source.to_physical();
                 let micros = match unit {
-                    TimeUnit::Nanoseconds => micros.floor_div(lit(1_000i64)),
+                    // Floor division (as the eager path's `div_euclid`), from `/`, which truncates.
+                    TimeUnit::Nanoseconds => when(micros.clone().gt_eq(lit(0i64)))
+                        .then(micros.clone() / lit(1_000i64))
+                        .otherwise((micros - lit(999i64)) / lit(1_000i64)),
                     TimeUnit::Microseconds => micros,
                     TimeUnit::Milliseconds => micros * lit(1_000i64),
                 };
@@ -378,6 +384,28 @@ fn check_present(path: &Path, specs: &[ColumnSpec], names: &[String]) -> Result<
     Ok(present)
 }
 
+/// The earliest time pql represents: 0001-01-01 00:00 UTC, in μs since the epoch.
+pub const MIN_TS: i64 = -62_135_596_800_000_000;
+/// The end of the times pql represents (exclusive): 10000-01-01 00:00 UTC, in μs since the epoch.
+pub const MAX_TS: i64 = 253_402_300_800_000_000;
+
+/// Events may be this far (one day, in μs) after the clock of the run that reads them, for devices' clock
+/// skew, before they count as dated in the future.
+pub const FUTURE_TOLERANCE_US: i64 = 86_400_000_000;
+
+/// The instant (μs) after which an event read now is dated in the future: the clock plus
+/// [`FUTURE_TOLERANCE_US`].
+pub fn future_from() -> i64 {
+    chrono::Utc::now().timestamp_micros() + FUTURE_TOLERANCE_US
+}
+
+/// A time in μs since the epoch as RFC 3339 text, or the raw number when no calendar holds it.
+pub fn format_micros(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string())
+        .unwrap_or_else(|| format!("{micros} μs since 1970-01-01"))
+}
+
 const TIMESTAMP_EXPECTED: &str =
     "a UTC timestamp (RFC 3339 such as 2025-01-06T09:30:00Z, or 2025-01-06 09:30:00, or 2025-01-06)";
 const NUMBER_EXPECTED: &str = "a number";
@@ -431,7 +459,7 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
                     let scale = match unit {
                         TimeUnit::Nanoseconds => |v: i64| v.div_euclid(1_000),
                         TimeUnit::Microseconds => |v: i64| v,
-                        TimeUnit::Milliseconds => |v: i64| v * 1_000,
+                        TimeUnit::Milliseconds => |v: i64| v.saturating_mul(1_000),
                     };
                     values.physical().apply_values(scale)
                 }
@@ -439,7 +467,7 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
                     let days = series.date().map_err(|e| unreadable(path, e))?;
                     days.physical()
                         .iter()
-                        .map(|d| d.map(|d| i64::from(d) * 86_400_000_000))
+                        .map(|d| d.map(|d| i64::from(d).saturating_mul(86_400_000_000)))
                         .collect()
                 }
                 DataType::String => {
@@ -462,6 +490,18 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
             };
             if let Some(row) = micros.iter().position(|v| v.is_none()) {
                 return Err(missing(row));
+            }
+            if let Some((row, ts)) = micros
+                .into_no_null_iter()
+                .enumerate()
+                .find(|(_, ts)| !(MIN_TS..MAX_TS).contains(ts))
+            {
+                return Err(InputError::OutOfRange {
+                    path: path.to_path_buf(),
+                    column: spec.source.clone(),
+                    row: Some(row + 1),
+                    value: format_micros(ts),
+                });
             }
             Ok(micros.into_datetime(TimeUnit::Microseconds, None).into_series())
         }

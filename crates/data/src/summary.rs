@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use crate::config::Config;
 use crate::error::InputError;
-use crate::input::{read_accounts, read_conversions, scan_events};
+use crate::input::{future_from, read_accounts, read_conversions, scan_events};
 
 /// Counts that show whether the data and the config agree.
 #[derive(Debug, Clone)]
@@ -20,16 +20,11 @@ pub struct InputSummary {
     pub conversions: usize,
     /// Distinct accounts that have events.
     pub active_accounts: usize,
-    /// Event rows whose account is not in the accounts table.
-    pub events_of_unknown_accounts: usize,
-    /// Event rows (in Parquet) without an account, event name or timestamp.
-    pub incomplete_events: usize,
-    /// Earliest and latest event timestamp (μs since the epoch, UTC).
+    /// Earliest and latest event timestamp (μs since the epoch, UTC), leaving out events dated after the
+    /// clock of the run (see [`crate::input::future_from`]).
     pub event_span: Option<(i64, i64)>,
     /// Each event name with its row count and role, most frequent first.
     pub event_counts: Vec<(String, usize, &'static str)>,
-    /// Event names the config mentions that never occur in the data.
-    pub unseen_configured_events: Vec<String>,
 }
 
 impl InputSummary {
@@ -40,37 +35,20 @@ impl InputSummary {
         let accounts = read_accounts(config)?;
         let conversions = read_conversions(config)?;
         let events = scan_events(config)?;
+        let ts = col("timestamp").to_physical();
+        let past = ts.clone().filter(ts.lt_eq(lit(future_from())));
         let summarise = || -> PolarsResult<InputSummary> {
             let streaming = |frame: LazyFrame| frame.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single());
             let counts = streaming(events.clone().group_by([col("event")]).agg([len().alias("rows")]).sort(
                 ["rows", "event"],
                 SortMultipleOptions::default().with_order_descending_multi([true, false]),
             ))?;
-            let totals = streaming(
-                events.clone().select([
-                    len().alias("rows"),
-                    col("account_id").n_unique().alias("accounts"),
-                    col("timestamp").min().to_physical().alias("first"),
-                    col("timestamp").max().to_physical().alias("last"),
-                    (col("account_id")
-                        .is_null()
-                        .or(col("event").is_null())
-                        .or(col("timestamp").is_null()))
-                    .sum()
-                    .alias("incomplete"),
-                ]),
-            )?;
-            let unknown = streaming(
-                events
-                    .clone()
-                    .join(
-                        accounts.clone().lazy().select([col("account_id")]),
-                        [col("account_id")],
-                        [col("account_id")],
-                        JoinArgs::new(JoinType::Anti),
-                    )
-                    .select([len()]),
-            )?;
+            let totals = streaming(events.clone().select([
+                len().alias("rows"),
+                col("account_id").n_unique().alias("accounts"),
+                past.clone().min().alias("first"),
+                past.max().alias("last"),
+            ]))?;
             let get = |frame: &DataFrame, name: &str| -> PolarsResult<Option<i64>> {
                 Ok(frame.column(name)?.cast(&DataType::Int64)?.i64()?.get(0))
             };
@@ -91,32 +69,14 @@ impl InputSummary {
                     (name.to_string(), rows.unwrap_or(0) as usize, role)
                 })
                 .collect();
-            let mentioned = config
-                .events
-                .key
-                .iter()
-                .chain(&config.events.hand_raise)
-                .chain(&config.events.collaboration)
-                .chain(&config.events.ignore)
-                .chain(config.limits.iter().map(|l| &l.event))
-                .chain(config.limits.iter().filter_map(|l| l.reached_event.as_ref()));
-            let mut unseen: Vec<String> = mentioned
-                .filter(|e| !event_counts.iter().any(|(name, _, _)| name == *e))
-                .cloned()
-                .collect();
-            unseen.sort();
-            unseen.dedup();
             let count = |frame: &DataFrame, name: &str| get(frame, name).map(|v| v.unwrap_or(0) as usize);
             Ok(InputSummary {
                 events: count(&totals, "rows")?,
                 accounts: accounts.height(),
                 conversions: conversions.height(),
                 active_accounts: count(&totals, "accounts")?,
-                events_of_unknown_accounts: count(&unknown, "len")?,
-                incomplete_events: count(&totals, "incomplete")?,
                 event_span: get(&totals, "first")?.zip(get(&totals, "last")?),
                 event_counts,
-                unseen_configured_events: unseen,
             })
         };
         summarise().map_err(|e| InputError::Unreadable {
@@ -144,29 +104,9 @@ impl fmt::Display for InputSummary {
         if let Some((first, last)) = self.event_span {
             writeln!(f, "event span   {} .. {}", format_micros(first), format_micros(last))?;
         }
-        if self.incomplete_events > 0 {
-            writeln!(
-                f,
-                "warning: {} event rows lack an account, event name or timestamp",
-                self.incomplete_events
-            )?;
-        }
-        if self.events_of_unknown_accounts > 0 {
-            writeln!(
-                f,
-                "warning: {} event rows belong to accounts missing from the accounts table",
-                self.events_of_unknown_accounts
-            )?;
-        }
         writeln!(f, "\n{:<32} {:>12}  role", "event", "rows")?;
         for (name, rows, role) in &self.event_counts {
             writeln!(f, "{name:<32} {rows:>12}  {role}")?;
-        }
-        for event in &self.unseen_configured_events {
-            writeln!(
-                f,
-                "warning: the config names event `{event}`, which never occurs in the data"
-            )?;
         }
         Ok(())
     }

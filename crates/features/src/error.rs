@@ -19,6 +19,14 @@ pub enum FeatureError {
         /// What is wrong.
         message: String,
     },
+    /// The input rules dropped most event rows, or every one: the features would describe what is left.
+    #[error("{}: {message}", .path.display())]
+    MostEventsDropped {
+        /// The events table.
+        path: std::path::PathBuf,
+        /// How many were dropped, by which rule, and what to do.
+        message: String,
+    },
     /// The snapshot request is empty or inverted.
     #[error("{0}")]
     Snapshots(String),

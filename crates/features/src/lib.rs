@@ -27,9 +27,10 @@ use pql_data::FrameWriter;
 
 pub use catalog::{levels_in, FeatureDef, Levels};
 pub use error::FeatureError;
-pub use prepare::InputReport;
 /// The ingestion rules other compilers of the definitions (the SQL of `pql-sql`) write out.
-pub use prepare::{period_id, DAY_US, MAX_TS, MIN_TS};
+pub use pql_data::input::{FUTURE_TOLERANCE_US, MAX_TS, MIN_TS};
+pub use prepare::{period_id, DAY_US};
+pub use prepare::{InputReport, InputWarning};
 
 /// Which snapshots to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +145,18 @@ impl FeatureBuilder {
     /// What was read and left out.
     pub fn report(&self) -> &InputReport {
         &self.prepared.report
+    }
+
+    /// What the user should know about the inputs (not errors).
+    pub fn warnings(&self) -> &[InputWarning] {
+        &self.prepared.warnings
+    }
+
+    /// The latest event used, if any.
+    pub fn latest_event(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.prepared
+            .latest_event
+            .and_then(chrono::DateTime::from_timestamp_micros)
     }
 
     /// The rows of each snapshot, in date order.
@@ -330,6 +343,18 @@ pub fn read_table(path: &Path) -> Result<(DataFrame, Vec<FeatureDef>), FeatureEr
     let mut frame = frame;
     frame.with_column(as_of).map_err(polars_error)?;
     Ok((frame, defs))
+}
+
+/// Reads the inputs as every feature run does and returns what was read and left out, and the warnings:
+/// the same checks (and errors) as [`FeatureBuilder::new`], without computing any snapshot.
+pub fn inspect(config: &Config) -> Result<(InputReport, Vec<InputWarning>), FeatureError> {
+    let needs = prepare::DailyNeeds {
+        sets: Vec::new(),
+        with_last: Vec::new(),
+        limits: Vec::new(),
+    };
+    let prepared = prepare::prepare(config, &needs, &[])?;
+    Ok((prepared.report, prepared.warnings))
 }
 
 /// The feature dictionary for a config, with categorical levels read from its accounts table.

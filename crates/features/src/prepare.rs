@@ -8,7 +8,7 @@
 
 use chrono::Datelike;
 use polars::prelude::*;
-use pql_data::input::{read_accounts, read_conversions, scan_events};
+use pql_data::input::{future_from, read_accounts, read_conversions, scan_events, MAX_TS, MIN_TS};
 use pql_data::Config;
 use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
@@ -18,10 +18,6 @@ use crate::error::FeatureError;
 
 /// Microseconds in a day.
 pub const DAY_US: i64 = 86_400_000_000;
-/// Timestamps before this (2000-01-01) are out of range.
-pub const MIN_TS: i64 = 946_684_800_000_000;
-/// Timestamps from this (2100-01-01) on are out of range.
-pub const MAX_TS: i64 = 4_102_444_800_000_000;
 
 /// What was read and what was left out, and why. Nothing is dropped without being counted here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -40,8 +36,8 @@ pub struct InputReport {
     pub events_before_signup: u64,
     /// Exact duplicates of another event: same account, user, event and timestamp (dropped).
     pub duplicate_events: u64,
-    /// Events before 2000-01-01 or from 2100-01-01 on (dropped).
-    pub events_out_of_range: u64,
+    /// Events dated more than a day after the clock of the run (dropped): nothing can have happened yet.
+    pub events_in_future: u64,
     /// Accounts read.
     pub accounts: u64,
     /// Conversion rows read.
@@ -52,6 +48,107 @@ pub struct InputReport {
     pub repeated_conversions: u64,
     /// Accounts whose first conversion precedes their signup (never eligible).
     pub conversions_before_signup: u64,
+    /// Conversions of known accounts after the observation end (kept, but no label reaches them).
+    pub conversions_after_observation_end: u64,
+}
+
+impl InputReport {
+    /// Event rows dropped by a rule other than the config's (`ignore`) and deduplication, which lose no
+    /// information.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_missing_values + self.events_of_unknown_accounts + self.events_before_signup + self.events_in_future
+    }
+
+    /// The rule that dropped the most event rows, with its count.
+    fn main_drop(&self) -> (&'static str, u64) {
+        [
+            (
+                "without an account, event name or timestamp",
+                self.events_missing_values,
+            ),
+            (
+                "of accounts missing from the accounts table",
+                self.events_of_unknown_accounts,
+            ),
+            ("before their account's signup", self.events_before_signup),
+            ("dated in the future", self.events_in_future),
+        ]
+        .into_iter()
+        .max_by_key(|&(_, n)| n)
+        .expect("four rules")
+    }
+
+    /// Refuses inputs of which the rules dropped more than `max_share` of the event rows, or that leave no
+    /// event to use: such a run would compute features from what is left and look fine.
+    fn check_drops(&self, config: &Config) -> Result<(), FeatureError> {
+        let max_share = config.inputs.max_dropped_share;
+        let dropped = self.events_dropped();
+        let share = dropped as f64 / self.events_read.max(1) as f64;
+        if self.events_used > 0 && share <= max_share {
+            return Ok(());
+        }
+        let (rule, count) = self.main_drop();
+        let why = if dropped == 0 {
+            format!(
+                "every one of the {} event rows is ignored (events.ignore) or a duplicate",
+                self.events_read
+            )
+        } else {
+            format!(
+                "{dropped} of {} event rows ({:.1}%) were dropped, {count} of them as events {rule}",
+                self.events_read,
+                100.0 * share
+            )
+        };
+        Err(FeatureError::MostEventsDropped {
+            path: config.inputs.events.clone(),
+            message: if self.events_used == 0 {
+                format!("no event can be used: {why}")
+            } else {
+                format!(
+                    "{why}, more than [inputs] max_dropped_share = {max_share} allows; check the [columns.*] \
+                     mapping and the accounts table, or raise the share if this is expected"
+                )
+            },
+        })
+    }
+}
+
+/// Something in the inputs that a run should tell its user about, though it is not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputWarning {
+    /// The latest event stands alone, long after the rest: it sets the observation end and so which
+    /// snapshots get labels.
+    IsolatedLatestEvent {
+        /// The latest day with events.
+        latest: chrono::NaiveDate,
+        /// The day with events before it.
+        previous: chrono::NaiveDate,
+    },
+    /// An event the config names never occurs in the events.
+    UnseenEvent {
+        /// The config key, e.g. `events.key[2]`.
+        key: String,
+        /// The event name.
+        event: String,
+    },
+}
+
+impl std::fmt::Display for InputWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputWarning::IsolatedLatestEvent { latest, previous } => write!(
+                f,
+                "the latest events, on {latest}, come {} days after the ones before them ({previous}); labels \
+                 count every day up to {latest} as observed: if the data really ends earlier, set [label] \
+                 observed_until",
+                (*latest - *previous).num_days()
+            ),
+            InputWarning::UnseenEvent { key, event } => {
+                write!(f, "{key} names event `{event}`, which never occurs in the events")
+            }
+        }
+    }
 }
 
 /// Snapshot-independent tables, ready for any number of snapshots.
@@ -74,11 +171,15 @@ pub struct Prepared {
     pub needs: DailyNeeds,
     /// For each limit `i`: metered events per account and period (`acc`, `period`, `n_<k>`).
     pub period_totals: Vec<DataFrame>,
-    /// The midnight ending the day of the latest event or conversion: labels need `as_of + horizon` at or
-    /// before it.
+    /// The midnight ending the day of the latest event used (or `[label] observed_until`): labels need
+    /// `as_of + horizon` at or before it.
     pub observation_end: i64,
+    /// The latest event used (μs), if any.
+    pub latest_event: Option<i64>,
     /// Counts of everything read and left out.
     pub report: InputReport,
+    /// What the user should know about the inputs.
+    pub warnings: Vec<InputWarning>,
 }
 
 /// The event sets the daily table counts, and whether it also keeps each one's latest time.
@@ -141,9 +242,7 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         .cast(&codes.dtype)?;
     let conversion_codes = conversion_codes.to_physical_repr().cast(&DataType::UInt32)?;
     let conversion_times = physical_i64(conversions.column("converted_at")?)?;
-    let mut latest_conversion = i64::MIN;
-    for (code, ts) in conversion_codes.u32()?.into_no_null_iter().zip(conversion_times) {
-        latest_conversion = latest_conversion.max(ts);
+    for (code, &ts) in conversion_codes.u32()?.into_no_null_iter().zip(&conversion_times) {
         match index_of_code.get(code) {
             NO_ACCOUNT => report.conversions_of_unknown_accounts += 1,
             i => {
@@ -177,7 +276,16 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         col("timestamp").to_physical().fill_null(lit(i64::MIN)).alias("ts"),
     ]);
     let roles = EventRoles::new(config, needs, &codes)?;
-    let new_pass = || Pass::new(roles.clone(), &index_of_code, &signup, Builder::new(needs, recent_days));
+    let future_from = future_from();
+    let new_pass = || {
+        Pass::new(
+            roles.clone(),
+            &index_of_code,
+            &signup,
+            future_from,
+            Builder::new(needs, recent_days),
+        )
+    };
     let mut pass = new_pass();
     let mut in_order = true;
     'batches: for batch in scan.clone().collect_batches(Engine::Streaming, true, None, false)? {
@@ -203,6 +311,15 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
             debug_assert!(in_order, "sorted events are in order");
         }
     }
+    if let Some(ts) = pass.unrepresentable {
+        return Err(FeatureError::Input(pql_data::InputError::OutOfRange {
+            path: config.inputs.events.clone(),
+            column: config.columns.events.timestamp.clone(),
+            row: None,
+            value: pql_data::input::format_micros(ts),
+        }));
+    }
+    let warnings_unseen = unseen_configured_events(config, &pass.roles, &codes)?;
     let (builder, counts) = pass.finish();
     report.events_read = counts.events_read;
     report.ignored_events = counts.ignored_events;
@@ -210,10 +327,28 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     report.events_of_unknown_accounts = counts.events_of_unknown_accounts;
     report.events_before_signup = counts.events_before_signup;
     report.duplicate_events = counts.duplicate_events;
-    report.events_out_of_range = counts.events_out_of_range;
-
+    report.events_in_future = counts.events_in_future;
     report.events_used = builder.events_used;
-    let observation_end = ceil_day(builder.latest_event.max(latest_conversion)) * DAY_US;
+    report.check_drops(config)?;
+
+    let latest_event = (builder.events_used > 0).then_some(builder.latest_event);
+    let mut warnings = Vec::new();
+    let observation_end = match config.label.observed_until() {
+        Some(day) => (crate::epoch_day(day) + 1) * DAY_US,
+        None => {
+            let [latest, previous] = builder.latest_days;
+            if previous != NO_DAY && latest - previous > i64::from(config.label.horizon_days) {
+                warnings.push(InputWarning::IsolatedLatestEvent {
+                    latest: date_of_day(latest - 1),
+                    previous: date_of_day(previous - 1),
+                });
+            }
+            ceil_day(builder.latest_event) * DAY_US
+        }
+    };
+    warnings.extend(warnings_unseen);
+    report.conversions_after_observation_end =
+        converted_times_after(&conversion_codes, &conversion_times, &index_of_code, observation_end)?;
     let (daily, first_use, users, recent) = builder.finish()?;
 
     let period_totals = needs
@@ -254,8 +389,70 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         needs: needs.clone(),
         period_totals,
         observation_end,
+        latest_event,
         report,
+        warnings,
     })
+}
+
+/// Conversion rows of known accounts dated after `end`.
+fn converted_times_after(codes: &Series, times: &[i64], index_of_code: &CodeMap<u32>, end: i64) -> PolarsResult<u64> {
+    Ok(codes
+        .u32()?
+        .into_no_null_iter()
+        .zip(times)
+        .filter(|&(code, &ts)| ts > end && index_of_code.get(code) != NO_ACCOUNT)
+        .count() as u64)
+}
+
+/// The events the config names (roles and limits) that the pass never saw.
+fn unseen_configured_events(
+    config: &Config,
+    roles: &EventRoles,
+    codes: &EventCodes,
+) -> Result<Vec<InputWarning>, FeatureError> {
+    let e = &config.events;
+    let mut named: Vec<(String, &String)> = Vec::new();
+    for (role, list) in [
+        ("key", &e.key),
+        ("hand_raise", &e.hand_raise),
+        ("collaboration", &e.collaboration),
+        ("ignore", &e.ignore),
+    ] {
+        named.extend(
+            list.iter()
+                .enumerate()
+                .map(|(i, ev)| (format!("events.{role}[{i}]"), ev)),
+        );
+    }
+    for (i, limit) in config.limits.iter().enumerate() {
+        named.push((format!("limits[{i}].event"), &limit.event));
+        if let Some(reached) = &limit.reached_event {
+            named.push((format!("limits[{i}].reached_event"), reached));
+        }
+    }
+    let mut warnings = Vec::new();
+    for (key, event) in named {
+        let code = codes.of(std::slice::from_ref(event))?[0];
+        if !roles.seen(code)
+            && !warnings
+                .iter()
+                .any(|w| matches!(w, InputWarning::UnseenEvent { event: seen, .. } if seen == event))
+        {
+            warnings.push(InputWarning::UnseenEvent {
+                key,
+                event: event.clone(),
+            });
+        }
+    }
+    Ok(warnings)
+}
+
+/// The date of an epoch day.
+fn date_of_day(day: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .expect("days of representable times")
+        .date_naive()
 }
 
 /// The epoch day whose ending midnight is at or after `ts`: the day an event belongs to.
@@ -287,6 +484,8 @@ fn physical_i64(column: &Column) -> PolarsResult<Vec<i64>> {
 
 /// No time, in the daily table's latest-time columns before they become nullable.
 const NO_TIME: i64 = i64::MIN;
+/// No day, in [`Builder::latest_days`].
+const NO_DAY: i64 = i64::MIN;
 /// A code that stands for a missing value.
 const MISSING: u32 = u32::MAX;
 /// The account index of a code that is not an account.
@@ -357,22 +556,34 @@ struct Pass<'a> {
     roles: EventRoles,
     index_of_code: &'a CodeMap<u32>,
     signup: &'a [i64],
+    /// Events after this instant are in the future.
+    future_from: i64,
     builder: Builder<'a>,
     state: AccountState,
     counts: InputReport,
     finished_accounts: Vec<bool>,
+    /// The first time seen that pql cannot represent, if any.
+    unrepresentable: Option<i64>,
 }
 
 impl<'a> Pass<'a> {
-    fn new(roles: EventRoles, index_of_code: &'a CodeMap<u32>, signup: &'a [i64], builder: Builder<'a>) -> Self {
+    fn new(
+        roles: EventRoles,
+        index_of_code: &'a CodeMap<u32>,
+        signup: &'a [i64],
+        future_from: i64,
+        builder: Builder<'a>,
+    ) -> Self {
         Pass {
             roles,
             index_of_code,
             signup,
+            future_from,
             builder,
             state: AccountState::default(),
             counts: InputReport::default(),
             finished_accounts: vec![false; signup.len()],
+            unrepresentable: None,
         }
     }
 
@@ -390,7 +601,11 @@ impl<'a> Pass<'a> {
             return true;
         }
         if !(MIN_TS..MAX_TS).contains(&ts) {
-            counts.events_out_of_range += 1;
+            self.unrepresentable.get_or_insert(ts);
+            return true;
+        }
+        if ts > self.future_from {
+            counts.events_in_future += 1;
             return true;
         }
         let acc = self.index_of_code.get(account);
@@ -502,6 +717,11 @@ impl EventRoles {
             hand_raise: codes.of(&config.events.hand_raise)?,
             sets,
         })
+    }
+
+    /// Whether an event of this code was seen (its roles computed).
+    fn seen(&self, code: u32) -> bool {
+        self.cache.get(code as usize).is_some_and(|&bits| bits != UNKNOWN)
     }
 
     fn bits(&mut self, code: u32) -> u64 {
@@ -629,6 +849,8 @@ struct Builder<'a> {
     r_ev: Vec<u32>,
     events_used: u64,
     latest_event: i64,
+    /// The latest two distinct days with events, latest first.
+    latest_days: [i64; 2],
 }
 
 impl<'a> Builder<'a> {
@@ -660,6 +882,7 @@ impl<'a> Builder<'a> {
             r_ev: Vec::new(),
             events_used: 0,
             latest_event: i64::MIN,
+            latest_days: [NO_DAY; 2],
         }
     }
 
@@ -669,6 +892,11 @@ impl<'a> Builder<'a> {
         self.events_used += 1;
         self.latest_event = self.latest_event.max(ts);
         let day = ceil_day(ts);
+        if day > self.latest_days[0] {
+            self.latest_days = [day, self.latest_days[0]];
+        } else if day < self.latest_days[0] && day > self.latest_days[1] {
+            self.latest_days[1] = day;
+        }
         if self.current != Some((acc, day)) {
             self.flush_day();
             self.current = Some((acc, day));
