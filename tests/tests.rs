@@ -3,6 +3,7 @@
 mod contract;
 mod features;
 mod generate;
+mod inputs;
 mod notebooks;
 mod report;
 mod retrain;

@@ -1,0 +1,489 @@
+//! Real-world inputs: exports pql did not write must give pql's answer or one clear error, never a quiet
+//! wrong one. Each test is named after a case that once went wrong (issue #19): nanosecond and zoned
+//! Parquet times, a history from 1997, times no calendar holds, a far-future conversion, an event in the
+//! future, a lone late event, most events dropped, and stale scoring dates.
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::util::Dir;
+
+/// A generated history in `data/` (Parquet, times in milliseconds with zone UTC), small enough for debug
+/// builds: 300 accounts over 16 weeks from 2025-01-06.
+fn generated() -> Dir {
+    generated_with(300)
+}
+
+/// A generated history like [`generated`]'s with `accounts` accounts.
+fn generated_with(accounts: usize) -> Dir {
+    let dir = Dir::new();
+    dir.pql_ok(&[
+        "generate",
+        "--accounts",
+        &accounts.to_string(),
+        "--seed",
+        "19",
+        "--weeks",
+        "16",
+        "--out",
+        "data",
+    ]);
+    dir
+}
+
+fn read(path: &Path) -> DataFrame {
+    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
+}
+
+fn write(path: &Path, mut frame: DataFrame) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    ParquetWriter::new(File::create(path).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+}
+
+/// Copies `data/` to `to/`, passing each table (`events`, `accounts`, `conversions`) through `change`.
+fn variant(dir: &Dir, to: &str, change: impl Fn(&str, DataFrame) -> DataFrame) {
+    for table in ["events", "accounts", "conversions"] {
+        let frame = read(&dir.join(&format!("data/{table}.parquet")));
+        write(&dir.join(&format!("{to}/{table}.parquet")), change(table, frame));
+    }
+    std::fs::copy(dir.join("data/pql.toml"), dir.join(&format!("{to}/pql.toml"))).unwrap();
+}
+
+/// The time columns of a table.
+fn time_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "events" => &["timestamp"],
+        "accounts" => &["signup_at"],
+        _ => &["converted_at"],
+    }
+}
+
+/// Every time column of `frame` cast to `dtype` (the same instants in another unit or zone).
+fn with_times(table: &str, frame: DataFrame, dtype: &DataType) -> DataFrame {
+    let casts: Vec<Expr> = time_columns(table)
+        .iter()
+        .map(|name| col(*name).cast(dtype.clone()))
+        .collect();
+    frame.lazy().with_columns(casts).collect().unwrap()
+}
+
+/// `pql features` for `data/`'s config in `folder`, weekly from `from` to `to`; returns the table and
+/// stderr.
+fn features(dir: &Dir, folder: &str, from: &str, to: &str) -> (DataFrame, String) {
+    let out = format!("{folder}/features.parquet");
+    let output = dir.pql(&[
+        "features",
+        "--config",
+        &format!("{folder}/pql.toml"),
+        "--from",
+        from,
+        "--to",
+        to,
+        "--out",
+        &out,
+    ]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "pql features on {folder} failed:\n{stderr}");
+    (read(&dir.join(&out)), stderr)
+}
+
+fn input_report(frame_path: &Path) -> serde_json::Value {
+    let mut reader = ParquetReader::new(File::open(frame_path).unwrap());
+    let metadata = reader.get_metadata().unwrap().clone();
+    let value = metadata
+        .key_value_metadata
+        .iter()
+        .flatten()
+        .find(|kv| kv.key == "pql.input_report")
+        .and_then(|kv| kv.value.clone())
+        .unwrap();
+    serde_json::from_str(&value).unwrap()
+}
+
+/// Appends rows (all columns as text, cast to the table's types) to a frame.
+fn append(frame: DataFrame, rows: &[&[&str]]) -> DataFrame {
+    let schema = frame.schema().clone();
+    let columns: Vec<Column> = schema
+        .iter()
+        .enumerate()
+        .map(|(i, (name, dtype))| {
+            let text: Vec<&str> = rows.iter().map(|row| row[i]).collect();
+            let series = match dtype {
+                DataType::Datetime(..) => {
+                    let millis: Vec<i64> = text
+                        .iter()
+                        .map(|t| {
+                            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+                                .unwrap()
+                                .and_utc()
+                                .timestamp_millis()
+                        })
+                        .collect();
+                    Series::new(name.clone(), millis)
+                        .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                        .unwrap()
+                }
+                _ => Series::new(name.clone(), text),
+            };
+            series.cast(dtype).unwrap().into_column()
+        })
+        .collect();
+    let extra = DataFrame::new(rows.len(), columns).unwrap();
+    frame.vstack(&extra).unwrap()
+}
+
+#[test]
+fn nanosecond_and_zoned_parquet_timestamps_give_the_features_of_milliseconds() {
+    let dir = generated();
+    let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-14");
+    let nanos = DataType::Datetime(TimeUnit::Nanoseconds, None);
+    variant(&dir, "ns", |table, frame| with_times(table, frame, &nanos));
+    // pandas' default for tz-aware columns: nanoseconds in the zone of the data.
+    let zoned = DataType::Datetime(
+        TimeUnit::Nanoseconds,
+        Some(unsafe { TimeZone::from_static("America/New_York") }),
+    );
+    variant(&dir, "zoned", |table, frame| with_times(table, frame, &zoned));
+    let micros = DataType::Datetime(TimeUnit::Microseconds, None);
+    variant(&dir, "us", |table, frame| with_times(table, frame, &micros));
+    for folder in ["ns", "zoned", "us"] {
+        let (got, _) = features(&dir, folder, "2025-02-03", "2025-04-14");
+        assert!(got.equals_missing(&expected), "{folder}: features differ");
+        let check = dir.pql_ok(&["check", "--config", &format!("{folder}/pql.toml")]);
+        assert!(check.contains("event span   2025-01-06"), "{folder}: {check}");
+    }
+}
+
+#[test]
+fn a_history_from_1997_gives_the_features_of_the_same_history_in_2025() {
+    let dir = generated();
+    let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-14");
+    // 28 years: 10,227 days, a whole number of weeks, with the same months and weekdays (1997 to 2025 holds
+    // seven leap days), so every snapshot, week and month maps onto its twin.
+    let shift = lit(10_227i64 * 86_400_000).cast(DataType::Duration(TimeUnit::Milliseconds));
+    variant(&dir, "y1997", |table, frame| {
+        let shifted: Vec<Expr> = time_columns(table)
+            .iter()
+            .map(|name| col(*name) - shift.clone())
+            .collect();
+        frame.lazy().with_columns(shifted).collect().unwrap()
+    });
+    let (got, stderr) = features(&dir, "y1997", "1997-02-03", "1997-04-14");
+    assert!(!stderr.contains("dropped"), "{stderr}");
+    assert_eq!(got.height(), expected.height());
+    assert!(got.height() > 1000, "{}", got.height());
+    let without_dates = |frame: &DataFrame| frame.drop("as_of").unwrap();
+    assert!(without_dates(&got).equals_missing(&without_dates(&expected)));
+    let labelled = got.column("label").unwrap().as_materialized_series().drop_nulls().len();
+    assert!(labelled > 500, "{labelled} labelled rows");
+}
+
+#[test]
+fn times_outside_years_1_to_9999_are_an_error_naming_the_value() {
+    let dir = generated();
+    // An event in the year 20000 (a unit mix-up: microseconds written as milliseconds, say).
+    variant(&dir, "far", |table, frame| match table {
+        "events" => {
+            let times = frame
+                .column("timestamp")
+                .unwrap()
+                .as_materialized_series()
+                .to_physical_repr();
+            let mut millis: Vec<i64> = times.i64().unwrap().into_no_null_iter().collect();
+            let middle = millis.len() / 2;
+            millis[middle] = 568_000_000_000_000; // about the year 19969
+            let times = Series::new("timestamp".into(), millis)
+                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                .unwrap();
+            let mut frame = frame;
+            frame.with_column(times.into_column()).unwrap();
+            frame
+        }
+        _ => frame,
+    });
+    for command in [
+        vec!["check", "--config", "far/pql.toml"],
+        vec![
+            "features",
+            "--config",
+            "far/pql.toml",
+            "--as-of",
+            "2025-03-03",
+            "--out",
+            "f.parquet",
+        ],
+    ] {
+        let err = dir.pql_err(&command);
+        assert!(err.contains("events.parquet"), "{err}");
+        assert!(err.contains("column `timestamp`"), "{err}");
+        assert!(err.contains("outside years 1 to 9999"), "{err}");
+        assert!(!dir.join("f.parquet").exists());
+    }
+    // In text, the row is named.
+    dir.write(
+        "csv/pql.toml",
+        "[inputs]\nevents = \"events.csv\"\naccounts = \"accounts.csv\"\nconversions = \"conversions.csv\"\n",
+    );
+    dir.write(
+        "csv/events.csv",
+        "account_id,user_id,event,timestamp\nA,u,x,2025-01-02T00:00:00Z\n",
+    );
+    dir.write("csv/accounts.csv", "account_id,signup_at\nA,2025-01-01\nB,0000-12-31\n");
+    dir.write("csv/conversions.csv", "account_id,converted_at\n");
+    let err = dir.pql_err(&["check", "--config", "csv/pql.toml"]);
+    assert!(err.contains("accounts.csv: column `signup_at`, row 2"), "{err}");
+}
+
+#[test]
+fn a_far_future_conversion_does_not_move_the_observation_end_or_change_a_label() {
+    let dir = generated();
+    let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-21");
+    let accounts = read(&dir.join("data/accounts.parquet"));
+    let conversions = read(&dir.join("data/conversions.parquet"));
+    let converted: Vec<&str> = conversions
+        .column("account_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    let never = accounts
+        .column("account_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .find(|id| !converted.contains(id))
+        .unwrap()
+        .to_string();
+    variant(&dir, "future", |table, frame| match table {
+        "conversions" => append(
+            frame,
+            &[
+                &["nobody", "2031-01-01 00:00:00"],
+                &[never.as_str(), "2030-06-01 00:00:00"],
+            ],
+        ),
+        _ => frame,
+    });
+    let (got, stderr) = features(&dir, "future", "2025-02-03", "2025-04-21");
+    assert!(got.equals_missing(&expected), "labels or features changed");
+    assert!(stderr.contains("1 conversions of unknown accounts"), "{stderr}");
+    assert!(stderr.contains("1 conversions after the observation end"), "{stderr}");
+    let report = input_report(&dir.join("future/features.parquet"));
+    assert_eq!(report["conversions_after_observation_end"], 1);
+}
+
+#[test]
+fn an_event_in_the_future_is_dropped_and_counted_and_labels_stay() {
+    let dir = generated();
+    let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-21");
+    let account = read(&dir.join("data/accounts.parquet"))
+        .column("account_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    variant(&dir, "future", |table, frame| match table {
+        "events" => append(
+            frame,
+            &[&[account.as_str(), "u", "task_created", "2099-01-01 00:00:00"]],
+        ),
+        _ => frame,
+    });
+    let (got, stderr) = features(&dir, "future", "2025-02-03", "2025-04-21");
+    assert!(got.equals_missing(&expected), "labels or features changed");
+    assert!(
+        stderr.contains("1 events dated more than a day after this run's clock (dropped)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        input_report(&dir.join("future/features.parquet"))["events_in_future"],
+        1
+    );
+    let check = dir.pql_ok(&["check", "--config", "future/pql.toml"]);
+    assert!(
+        !check.contains("2099"),
+        "the event span leaves the future out:\n{check}"
+    );
+}
+
+#[test]
+fn a_lone_late_event_is_warned_about_and_observed_until_restores_the_labels() {
+    let dir = generated();
+    let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-21");
+    let events = read(&dir.join("data/events.parquet"));
+    let last = events
+        .column("timestamp")
+        .unwrap()
+        .as_materialized_series()
+        .max_reduce()
+        .unwrap();
+    let last = chrono::DateTime::from_timestamp_millis(last.value().extract::<i64>().unwrap()).unwrap();
+    let account = events
+        .column("account_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    variant(&dir, "late", |table, frame| match table {
+        "events" => append(
+            frame,
+            &[&[account.as_str(), "u", "task_created", "2026-01-15 12:00:00"]],
+        ),
+        _ => frame,
+    });
+    let (late, stderr) = features(&dir, "late", "2025-02-03", "2025-04-21");
+    assert!(stderr.contains("the latest events, on 2026-01-15, come"), "{stderr}");
+    assert!(stderr.contains("set [label] observed_until"), "{stderr}");
+    let labelled = |frame: &DataFrame| {
+        frame
+            .column("label")
+            .unwrap()
+            .as_materialized_series()
+            .drop_nulls()
+            .len()
+    };
+    assert!(
+        labelled(&late) > labelled(&expected),
+        "the lone event labels unobserved horizons"
+    );
+
+    let config = std::fs::read_to_string(dir.join("late/pql.toml")).unwrap();
+    let observed = format!("[label]\nobserved_until = \"{}\"", last.format("%Y-%m-%d"));
+    assert!(config.contains("[label]"), "{config}");
+    std::fs::write(dir.join("late/pql.toml"), config.replace("[label]", &observed)).unwrap();
+    let (got, stderr) = features(&dir, "late", "2025-02-03", "2025-04-21");
+    assert!(!stderr.contains("the latest events"), "{stderr}");
+    // The late event itself is after every snapshot: the rows equal the original ones.
+    assert!(got.equals_missing(&expected), "labels differ with observed_until");
+}
+
+#[test]
+fn most_events_dropped_fails_every_command_naming_the_rule() {
+    let dir = generated();
+    // An accounts export with other ids (a prefix the events lack): nothing can be used.
+    variant(&dir, "renamed", |table, frame| match table {
+        "accounts" | "conversions" => frame
+            .lazy()
+            .with_column((lit("crm-") + col("account_id")).alias("account_id"))
+            .collect()
+            .unwrap(),
+        _ => frame,
+    });
+    for command in [
+        vec!["check", "--config", "renamed/pql.toml"],
+        vec![
+            "features",
+            "--config",
+            "renamed/pql.toml",
+            "--as-of",
+            "2025-03-03",
+            "--out",
+            "f.parquet",
+        ],
+        vec!["train", "--config", "renamed/pql.toml", "--out", "models"],
+    ] {
+        let err = dir.pql_err(&command);
+        assert!(err.contains("renamed/events.parquet: no event can be used"), "{err}");
+        assert!(
+            err.contains("as events of accounts missing from the accounts table"),
+            "{err}"
+        );
+        assert_eq!(
+            err.trim_end().lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{err}"
+        );
+    }
+    assert!(!dir.join("models").exists() && !dir.join("f.parquet").exists());
+
+    // An accounts table holding a third of the accounts: most events are dropped.
+    variant(&dir, "third", |table, frame| match table {
+        "accounts" => {
+            let n = frame.height();
+            frame.slice(0, n / 3)
+        }
+        _ => frame,
+    });
+    let err = dir.pql_err(&[
+        "features",
+        "--config",
+        "third/pql.toml",
+        "--as-of",
+        "2025-03-03",
+        "--out",
+        "f.parquet",
+    ]);
+    assert!(err.contains("max_dropped_share = 0.5"), "{err}");
+    let config = std::fs::read_to_string(dir.join("third/pql.toml")).unwrap();
+    let raised = config.replace("[inputs]", "[inputs]\nmax_dropped_share = 0.9");
+    std::fs::write(dir.join("third/pql.toml"), raised).unwrap();
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "third/pql.toml",
+        "--as-of",
+        "2025-03-03",
+        "--out",
+        "f.parquet",
+    ]);
+}
+
+#[test]
+fn scoring_long_after_the_latest_event_warns_and_strict_fails() {
+    let dir = generated_with(1500);
+    dir.pql_ok(&[
+        "train",
+        "--config",
+        "data/pql.toml",
+        "--out",
+        "models",
+        "--model",
+        "logistic",
+        "--backtest",
+        "0",
+    ]);
+    let stale = [
+        "score",
+        "--config",
+        "data/pql.toml",
+        "--model",
+        "models/champion",
+        "--as-of",
+        "2030-01-07",
+    ];
+    let output = dir.pql(&[&stale[..], &["--out", "stale.csv"]].concat());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("stale data: --as-of 2030-01-07 is"), "{stderr}");
+    let err = dir.pql_err(&[&stale[..], &["--out", "strict.csv", "--strict"]].concat());
+    assert!(err.contains("days after the latest event"), "{err}");
+    assert!(!dir.join("strict.csv").exists());
+    // A week after the data is fine.
+    let fresh = dir.pql(&[
+        "score",
+        "--config",
+        "data/pql.toml",
+        "--model",
+        "models/champion",
+        "--as-of",
+        "2025-04-28",
+        "--out",
+        "fresh.csv",
+        "--strict",
+    ]);
+    let stderr = String::from_utf8(fresh.stderr).unwrap();
+    assert!(fresh.status.success(), "{stderr}");
+    assert!(!stderr.contains("stale"), "{stderr}");
+}
