@@ -67,6 +67,14 @@ pub enum InputError {
         /// The reader's message.
         message: String,
     },
+    /// A record of a text file is malformed (ragged CSV row, unclosed quote, bad UTF-8, bad JSON line).
+    #[error("{path}: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// Which row or line, and what is wrong with it.
+        message: String,
+    },
     /// A required column is absent.
     #[error("{path}: missing column `{column}` (named by {key} in the config); columns found: {found}")]
     MissingColumn {

@@ -307,11 +307,75 @@ fn read_table(
     Ok(frame)
 }
 
+/// The reader's message, cut to its first line (polars appends plans and whole records).
 fn unreadable(path: &Path, err: PolarsError) -> InputError {
+    const LONGEST: usize = 300;
+    let text = err.to_string();
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let message = match line.char_indices().nth(LONGEST) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line.to_string(),
+    };
     InputError::Unreadable {
         path: path.to_path_buf(),
-        message: err.to_string(),
+        message,
     }
+}
+
+/// The first malformed record of a CSV file polars could not read: a row with another number of fields
+/// than the header (as an unterminated quote makes), or text that is not UTF-8. `None` when every record
+/// is well-formed (the caller then reports polars' own message).
+fn malformed_csv(path: &Path) -> Option<InputError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_path(path).ok()?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(err) => {
+                let row = err.position().map_or(0, |p| p.record() as usize);
+                let message = match err.kind() {
+                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+                        "row {row} has {len} fields where the header has {expected_len} (a stray comma, or a quote \
+                         that is never closed)"
+                    ),
+                    csv::ErrorKind::Utf8 { .. } => {
+                        format!("row {row} is not UTF-8 text (re-export the file as UTF-8)")
+                    }
+                    _ => format!("row {row}: {err}"),
+                };
+                return Some(InputError::Malformed {
+                    path: path.to_path_buf(),
+                    message,
+                });
+            }
+        }
+    }
+}
+
+/// The first line of an NDJSON file that is not a JSON object. `None` when every line is one.
+fn malformed_ndjson(path: &Path) -> Option<InputError> {
+    use std::io::BufRead;
+    let reader = std::io::BufReader::new(File::open(path).ok()?);
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.ok()?;
+        let problem = match std::str::from_utf8(&line) {
+            Err(_) => Some("is not UTF-8 text".to_string()),
+            Ok(text) if text.trim().is_empty() => None,
+            Ok(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(_)) => None,
+                Ok(_) => Some("is not a JSON object".to_string()),
+                Err(e) => Some(format!("is not valid JSON ({e})")),
+            },
+        };
+        if let Some(problem) = problem {
+            return Some(InputError::Malformed {
+                path: path.to_path_buf(),
+                message: format!("line {} {problem}", i + 1),
+            });
+        }
+    }
+    None
 }
 
 /// Reads one file's mapped columns and converts them to the contract.
@@ -339,7 +403,7 @@ fn read_file(path: &Path, specs: &[ColumnSpec]) -> Result<DataFrame, InputError>
             .with_infer_schema_length(Some(0))
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|r| r.finish())
-            .map_err(|e| unreadable(path, e))?,
+            .map_err(|e| malformed_csv(path).unwrap_or_else(|| unreadable(path, e)))?,
         Format::Ndjson => {
             let file = File::open(path).map_err(|source| InputError::Io {
                 path: path.to_path_buf(),
@@ -348,7 +412,7 @@ fn read_file(path: &Path, specs: &[ColumnSpec]) -> Result<DataFrame, InputError>
             JsonReader::new(file)
                 .with_json_format(JsonFormat::JsonLines)
                 .finish()
-                .map_err(|e| unreadable(path, e))?
+                .map_err(|e| malformed_ndjson(path).unwrap_or_else(|| unreadable(path, e)))?
         }
     };
     let names: Vec<String> = raw.get_column_names().iter().map(|n| n.to_string()).collect();
