@@ -4,6 +4,7 @@ mod contract;
 mod features;
 mod generate;
 mod notebooks;
+mod registry;
 mod report;
 mod retrain;
 mod score;
