@@ -70,10 +70,9 @@ fn trained() -> Trained {
     train_on_table(&dir, "logistic");
     let model = std::fs::read_dir(dir.join("models"))
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
     let artifact = serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
     Trained { dir, model, artifact }
 }
@@ -386,10 +385,14 @@ fn readme_main_job_quickstart_runs_the_pipeline_on_the_bundled_sample() {
     let scores = read(&dir.join("qs/scores.csv"));
     assert!(scores.height() > 1000);
     assert!(dir.join("qs/features.parquet").exists());
-    assert_eq!(
-        std::fs::read_dir(dir.join("qs/models")).unwrap().count(),
-        2,
-        "a model and the registry"
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("qs/models"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(
+        names.len() == 3 && names[0] == ".registry.lock" && names[2] == "registry.json",
+        "the lock, a model and the registry: {names:?}"
     );
     let quiet = dir.pql(&[
         "--quiet",

@@ -5,6 +5,7 @@ mod features;
 mod generate;
 mod inputs;
 mod notebooks;
+mod registry;
 mod report;
 mod retrain;
 mod score;

@@ -16,9 +16,9 @@ fn model_dir(dir: &Dir, models: &str) -> std::path::PathBuf {
     let entries: Vec<_> = std::fs::read_dir(dir.join(models))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.ends_with("registry.json"))
+        .filter(|p| p.is_dir())
         .collect();
-    assert_eq!(entries.len(), 1, "one model directory and the registry: {entries:?}");
+    assert_eq!(entries.len(), 1, "one model directory: {entries:?}");
     entries[0].clone()
 }
 

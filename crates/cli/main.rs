@@ -672,18 +672,21 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Models { models, promote } => {
-            let mut registry = pql_train::registry::Registry::load(&models)?;
-            if let Some(id) = promote {
-                if !registry.models.iter().any(|e| e.model_id == id) {
-                    anyhow::bail!(
-                        "{} lists no model {id:?}: see `pql models`",
-                        models.join("registry.json").display()
-                    );
+            let registry = match promote {
+                None => pql_train::registry::Registry::load(&models)?,
+                Some(id) => {
+                    let mut registry = lock_registry(ui, &models)?;
+                    if !registry.models.iter().any(|e| e.model_id == id) {
+                        anyhow::bail!(
+                            "{} lists no model {id:?}: see `pql models`",
+                            models.join("registry.json").display()
+                        );
+                    }
+                    pql_train::Artifact::load(&models.join(&id))?;
+                    registry.promote(&id, "promoted by hand");
+                    registry.commit()?
                 }
-                pql_train::Artifact::load(&models.join(&id))?;
-                registry.promote(&id, "promoted by hand");
-                registry.save(&models)?;
-            }
+            };
             print!("{}", text::registry(&registry));
             Ok(())
         }
@@ -824,14 +827,26 @@ enum TrainingSource {
     Table(PathBuf),
 }
 
-/// Trains and saves a model; returns it with its directory.
+/// Locks the registry of `models` to change it, saying on stderr when another run holds the lock.
+fn lock_registry(ui: &Ui, models: &Path) -> anyhow::Result<pql_train::registry::LockedRegistry> {
+    let waiting = |lock: &Path| {
+        ui.note(format!(
+            "waiting for {}: another pql run is changing the registry of {}",
+            lock.display(),
+            models.display()
+        ));
+    };
+    Ok(pql_train::registry::Registry::lock(models, waiting)?)
+}
+
+/// Trains, saves and registers a model; returns it with its directory and the registry it was added to.
 fn train(
     ui: &Ui,
     config_path: &Path,
     source: TrainingSource,
     mut params: pql_train::TrainParams,
     out: &Path,
-) -> anyhow::Result<(pql_train::Artifact, PathBuf)> {
+) -> anyhow::Result<(pql_train::Artifact, PathBuf, pql_train::registry::Registry)> {
     let started = Instant::now();
     let config_text =
         std::fs::read_to_string(config_path).with_context(|| format!("cannot read {}", config_path.display()))?;
@@ -880,9 +895,9 @@ fn train(
         config.label.horizon_days,
     );
     let dir = artifact.save(out)?;
-    let mut registry = pql_train::registry::Registry::load(out)?;
+    let mut registry = lock_registry(ui, out)?;
     registry.register(&artifact);
-    registry.save(out)?;
+    let registry = registry.commit()?;
     ui.result(text::training_report(&artifact).trim_end());
     let status = if registry.champion.as_deref() == Some(artifact.model_id.as_str()) {
         "the folder's champion"
@@ -896,7 +911,7 @@ fn train(
         dir.display(),
         started.elapsed().as_secs_f64()
     ));
-    Ok((artifact, dir))
+    Ok((artifact, dir, registry))
 }
 
 /// How `pql retrain` judges a challenger.
@@ -923,6 +938,8 @@ fn retrain(
         Some(date) => date,
         None => event_days(&config)?.1 + chrono::Days::new(1),
     };
+    // The champion the challenger is compared with: when another run changes it meanwhile, nothing is
+    // promoted (checked under the registry's lock before writing the decision).
     let champion = match Registry::load(models)?.champion {
         Some(id) => Some(pql_train::Artifact::load(&models.join(id))?),
         None => None,
@@ -932,9 +949,17 @@ fn retrain(
         to: Some(as_of),
         known_at: Some(as_of),
     };
-    let (challenger, _) = train(ui, config_path, source, training.params(), models)?;
+    let (challenger, _, registered) = train(ui, config_path, source, training.params(), models)?;
     let Some(champion) = champion else {
-        ui.result(format!("{} is the folder's first champion", challenger.model_id));
+        if registered.champion.as_deref() == Some(challenger.model_id.as_str()) {
+            ui.result(format!("{} is the folder's first champion", challenger.model_id));
+        } else {
+            let mut registry = lock_registry(ui, models)?;
+            let note = champion_changed(None, registry.champion.as_deref());
+            registry.annotate(&challenger.model_id, &note);
+            registry.commit()?;
+            ui.result(format!("{} {note}", challenger.model_id));
+        }
         return Ok(());
     };
     if champion.model_id == challenger.model_id {
@@ -985,20 +1010,37 @@ fn retrain(
             decide(&champion_eval, &challenger_eval, comparison.margin, &problems)
         }
     };
-    let mut registry = Registry::load(models)?;
+    let mut registry = lock_registry(ui, models)?;
+    if registry.champion.as_deref() != Some(champion.model_id.as_str()) {
+        let note = champion_changed(Some(&champion.model_id), registry.champion.as_deref());
+        registry.annotate(&challenger.model_id, &note);
+        registry.commit()?;
+        ui.result(format!("{} {note}", challenger.model_id));
+        return Ok(());
+    }
     match &decision {
         Decision::Promote(why) => {
             registry.promote(&challenger.model_id, why);
-            registry.save(models)?;
+            registry.commit()?;
             ui.result(format!("promoted {} to champion: {why}", challenger.model_id));
         }
         Decision::Keep(why) => {
             registry.annotate(&challenger.model_id, &format!("not promoted: {why}"));
-            registry.save(models)?;
+            registry.commit()?;
             ui.result(format!("kept champion {}: {why}", champion.model_id));
         }
     }
     Ok(())
+}
+
+/// The note of a challenger compared with champion `before` (or with none) when another run made `now`
+/// the champion meanwhile.
+fn champion_changed(before: Option<&str>, now: Option<&str>) -> String {
+    format!(
+        "not promoted: the champion changed from {} to {} during this run; rerun to compare",
+        before.unwrap_or("none"),
+        now.unwrap_or("none")
+    )
 }
 
 /// The champion's metrics pooled over the labelled snapshots from the first to the last of `dates` (`None`
@@ -1256,7 +1298,7 @@ fn quickstart(ui: &Ui, config_path: &Path, out: &Path) -> anyhow::Result<()> {
     ui.result("\n2/3 training".to_string());
     let mut params = pql_train::TrainParams::new(config.label.horizon_days);
     params.backtest = 4;
-    let (artifact, dir) = train(
+    let (artifact, dir, _) = train(
         ui,
         config_path,
         TrainingSource::Table(table.clone()),

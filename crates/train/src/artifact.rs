@@ -208,10 +208,7 @@ impl Artifact {
             move |source| ArtifactError::Io { path, source }
         };
         std::fs::create_dir_all(models).map_err(io(models))?;
-        let staging = tempfile::Builder::new()
-            .prefix(".pql-model-")
-            .tempdir_in(models)
-            .map_err(io(models))?;
+        let staging = staging(".pql-model-", 0o777).tempdir_in(models).map_err(io(models))?;
         let files = [
             ("model.json", self.to_json()),
             ("metrics.json", self.metrics_json()),
@@ -230,9 +227,15 @@ impl Artifact {
             // it would leave a moment in which the registry names a missing model.
             return Ok(target);
         }
-        std::fs::rename(staging.path(), &target).map_err(io(&target))?;
-        let _ = staging.keep(); // renamed into place: nothing left to remove
-        Ok(target)
+        match std::fs::rename(staging.path(), &target) {
+            Ok(()) => {
+                let _ = staging.keep(); // renamed into place: nothing left to remove
+                Ok(target)
+            }
+            // Another run saved this same model since the check above (a full directory is not replaced).
+            Err(_) if target.join("model.json").exists() => Ok(target),
+            Err(source) => Err(io(&target)(source)),
+        }
     }
 
     /// Reads `model.json`, given it or its directory.
@@ -309,6 +312,18 @@ impl Artifact {
         }
         csv
     }
+}
+
+/// A builder of a temporary file or directory (`mode` 0o666 or 0o777) that is renamed into place to stay:
+/// it gets `mode` less the umask, as any new file would, not `tempfile`'s owner-only default.
+pub(crate) fn staging(prefix: &str, mode: u32) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = mode; // no modes: the folder's defaults apply
+    builder
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.

@@ -5,13 +5,18 @@
 //! A model's directory is renamed into place before the registry names it, and the registry itself is
 //! written to a temporary file and renamed over the old one, so a crash at any point leaves a registry
 //! that only names complete models (at worst a complete model directory that no entry names yet).
+//!
+//! Runs that write into the same folder at once take turns: the registry is changed only through a
+//! [`LockedRegistry`], which holds an exclusive lock on `<models>/.registry.lock` from reading the registry
+//! to writing it back, so no run overwrites another's entry and only one can make the first champion.
 
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{Artifact, ArtifactError};
+use crate::artifact::{staging, Artifact, ArtifactError};
 use crate::model::ModelKind;
 
 /// The registry file's name inside a models folder.
@@ -19,6 +24,9 @@ pub const REGISTRY_FILE: &str = "registry.json";
 
 /// The registry format this pql writes and reads.
 pub const REGISTRY_VERSION: u32 = 1;
+
+/// The file locked while a run changes the registry (it stays, empty, in the folder).
+pub const LOCK_FILE: &str = ".registry.lock";
 
 /// Where a model stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,18 +119,46 @@ impl Registry {
         Ok(registry)
     }
 
-    /// Writes `<models>/registry.json` atomically (temporary file beside it, synced, renamed).
-    pub fn save(&self, models: &Path) -> Result<(), ArtifactError> {
-        let path = models.join(REGISTRY_FILE);
+    /// Takes the exclusive lock on `models` (creating the folder if needed) and reads its registry. When
+    /// another process holds the lock, `waiting` is called once with the lock file's path, then this waits
+    /// until the lock is free.
+    pub fn lock(models: &Path, waiting: impl FnOnce(&Path)) -> Result<LockedRegistry, ArtifactError> {
+        let path = models.join(LOCK_FILE);
         let io = |source| ArtifactError::Io {
             path: path.clone(),
             source,
         };
         std::fs::create_dir_all(models).map_err(io)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".pql-registry-")
-            .tempfile_in(models)
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
             .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                waiting(&path);
+                file.lock().map_err(io)?;
+            }
+            Err(TryLockError::Error(source)) => return Err(io(source)),
+        }
+        Ok(LockedRegistry {
+            registry: Registry::load(models)?,
+            models: models.to_path_buf(),
+            _lock: file,
+        })
+    }
+
+    /// Writes `<models>/registry.json` atomically (temporary file beside it, synced, renamed).
+    fn save(&self, models: &Path) -> Result<(), ArtifactError> {
+        let path = models.join(REGISTRY_FILE);
+        let io = |source| ArtifactError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = staging(".pql-registry-", 0o666).tempfile_in(models).map_err(io)?;
         let text = serde_json::to_string_pretty(self).expect("a registry is plain data");
         file.write_all(text.as_bytes()).map_err(io)?;
         file.as_file().sync_all().map_err(io)?;
@@ -132,7 +168,7 @@ impl Registry {
 
     /// Adds a saved model as a candidate (again, if it is already listed: the same id is the same model);
     /// the first model of an empty registry becomes the champion.
-    pub fn register(&mut self, artifact: &Artifact) {
+    fn register(&mut self, artifact: &Artifact) {
         let t = &artifact.training;
         let entry = Entry {
             model_id: artifact.model_id.clone(),
@@ -161,7 +197,7 @@ impl Registry {
     ///
     /// # Panics
     /// If `model_id` is not registered.
-    pub fn promote(&mut self, model_id: &str, why: &str) {
+    fn promote(&mut self, model_id: &str, why: &str) {
         for entry in &mut self.models {
             if entry.status == Status::Champion && entry.model_id != model_id {
                 entry.status = Status::Retired;
@@ -179,7 +215,7 @@ impl Registry {
     }
 
     /// Records why a registered model's status did not change (e.g. a challenger kept out).
-    pub fn annotate(&mut self, model_id: &str, note: &str) {
+    fn annotate(&mut self, model_id: &str, note: &str) {
         if let Some(entry) = self.models.iter_mut().find(|e| e.model_id == model_id) {
             entry.note = note.to_string();
         }
@@ -192,6 +228,51 @@ impl Registry {
             message: "no champion model yet: train one with `pql train --out <this folder>`".into(),
         })?;
         Ok(models.join(id))
+    }
+}
+
+/// A folder's registry read under its exclusive lock (see [`Registry::lock`]): the only way to change
+/// `registry.json`. Read it through `Deref`; the changes are written by [`LockedRegistry::commit`], and the
+/// lock is released when it is dropped (also when a change is abandoned).
+#[derive(Debug)]
+pub struct LockedRegistry {
+    registry: Registry,
+    models: PathBuf,
+    _lock: File,
+}
+
+impl std::ops::Deref for LockedRegistry {
+    type Target = Registry;
+
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl LockedRegistry {
+    /// Adds a saved model as a candidate (again, if it is already listed: the same id is the same model);
+    /// the first model of an empty registry becomes the champion.
+    pub fn register(&mut self, artifact: &Artifact) {
+        self.registry.register(artifact);
+    }
+
+    /// Makes `model_id` the champion and retires the previous one, recording why.
+    ///
+    /// # Panics
+    /// If `model_id` is not registered.
+    pub fn promote(&mut self, model_id: &str, why: &str) {
+        self.registry.promote(model_id, why);
+    }
+
+    /// Records why a registered model's status did not change (e.g. a challenger kept out).
+    pub fn annotate(&mut self, model_id: &str, note: &str) {
+        self.registry.annotate(model_id, note);
+    }
+
+    /// Writes the registry atomically, releases the lock and returns what was written.
+    pub fn commit(self) -> Result<Registry, ArtifactError> {
+        self.registry.save(&self.models)?;
+        Ok(self.registry)
     }
 }
 
@@ -359,20 +440,62 @@ mod tests {
     fn a_missing_file_is_an_empty_registry_and_a_saved_one_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Registry::load(dir.path()).unwrap(), Registry::default());
-        let mut registry = Registry {
-            models: vec![entry("a")],
-            ..Registry::default()
-        };
-        registry.promote("a", "first");
-        registry.save(dir.path()).unwrap();
-        assert_eq!(Registry::load(dir.path()).unwrap(), registry);
-        let names: Vec<_> = std::fs::read_dir(dir.path())
+        let mut locked = Registry::lock(dir.path(), |_| panic!("nobody else holds the lock")).unwrap();
+        assert_eq!(*locked, Registry::default());
+        locked.registry.models.push(entry("a"));
+        locked.promote("a", "first");
+        let saved = locked.commit().unwrap();
+        assert_eq!(saved.champion.as_deref(), Some("a"));
+        assert_eq!(Registry::load(dir.path()).unwrap(), saved);
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, [REGISTRY_FILE], "no temporary file left");
+        names.sort();
+        assert_eq!(names, [LOCK_FILE, REGISTRY_FILE], "no temporary file left");
         std::fs::write(dir.path().join(REGISTRY_FILE), "{").unwrap();
-        let err = Registry::load(dir.path()).unwrap_err().to_string();
+        let err = Registry::lock(dir.path(), |_| ()).unwrap_err().to_string();
         assert!(err.contains("registry.json: damaged model registry"), "{err}");
+    }
+
+    #[test]
+    fn a_second_locker_waits_until_the_first_commits_and_reads_its_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Registry::lock(dir.path(), |_| panic!("nobody else holds the lock")).unwrap();
+        let (events, received) = std::sync::mpsc::channel();
+        let models = dir.path().to_path_buf();
+        let second = std::thread::spawn(move || {
+            let waiting = events.clone();
+            let locked = Registry::lock(&models, move |lock| {
+                assert!(lock.ends_with(LOCK_FILE));
+                waiting.send("waiting").unwrap();
+            })
+            .unwrap();
+            events.send("locked").unwrap();
+            locked.champion.clone()
+        });
+        // The second locker finds the lock taken (it cannot have it while `first` lives) ...
+        assert_eq!(received.recv().unwrap(), "waiting");
+        first.registry.models.push(entry("a"));
+        first.promote("a", "first");
+        first.commit().unwrap();
+        // ... and gets it once `first` is gone, reading what `first` wrote.
+        assert_eq!(received.recv().unwrap(), "locked");
+        assert_eq!(second.join().unwrap().as_deref(), Some("a"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_registry_file_gets_the_mode_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        Registry::lock(dir.path(), |_| ()).unwrap().commit().unwrap();
+        std::fs::write(dir.path().join("any"), "").unwrap();
+        assert_eq!(
+            mode(REGISTRY_FILE),
+            mode("any"),
+            "umask-respecting, not tempfile's 0600"
+        );
     }
 }
