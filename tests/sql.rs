@@ -243,6 +243,38 @@ struct Plan {
     checks: Vec<(String, Check)>,
 }
 
+impl Plan {
+    /// Runs the jobs, each engine's in one go (its job file in `dir`), then makes the checks.
+    fn run(&self, venv: &Path, dir: &Dir) {
+        for engine in ENGINES {
+            let jobs: Vec<Value> = self
+                .jobs
+                .iter()
+                .filter(|(e, _)| e == engine)
+                .map(|(_, job)| job.clone())
+                .collect();
+            if !jobs.is_empty() {
+                run(venv, engine, dir, &jobs);
+            }
+        }
+        for (what, check) in &self.checks {
+            match check {
+                Check::Features { engine_csv, pql } => {
+                    assert_same_features(&read_csv(Path::new(engine_csv)), &read_parquet(pql), what)
+                }
+                Check::Scores {
+                    engine_csv,
+                    pql,
+                    reasons,
+                } => assert_same_scores(&read_csv(Path::new(engine_csv)), &read_parquet(pql), *reasons, what),
+                Check::Report { engine_csv, expected } => {
+                    assert_same_report(&read_csv(Path::new(engine_csv)), expected, what)
+                }
+            }
+        }
+    }
+}
+
 fn tables(dir: &Dir, extension: &str) -> Value {
     let path = |name: &str| dir.join(&format!("{name}.{extension}")).to_str().unwrap().to_string();
     json!({"events": path("events"), "accounts": path("accounts"), "conversions": path("conversions")})
@@ -578,28 +610,198 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
     let report = pql_input_report(&held.join("features.parquet"));
     plan_report(&mut plan, &held, &sample, &sample_tables, &report, "sample");
 
-    for engine in ENGINES {
-        let jobs: Vec<Value> = plan
-            .jobs
-            .iter()
-            .filter(|(e, _)| e == engine)
-            .map(|(_, job)| job.clone())
-            .collect();
-        run(&venv, engine, &models, &jobs);
-    }
-    for (what, check) in &plan.checks {
-        match check {
-            Check::Features { engine_csv, pql } => {
-                assert_same_features(&read_csv(Path::new(engine_csv)), &read_parquet(pql), what)
-            }
-            Check::Scores {
+    plan.run(&venv, &models);
+}
+
+/// Adds, for each of `engines`, the feature script of `dir`'s pql.toml with `options` (snapshots, tables) run
+/// over `tables` (engine name to file), checked against the `pql features` table `pql`.
+fn plan_features(plan: &mut Plan, dir: &Dir, engines: &[&str], options: &[&str], tables: &Value, pql: &Path) {
+    for &engine in engines {
+        let script = dir.join(&format!("{engine}.sql"));
+        let mut args = vec![
+            "sql",
+            "--config",
+            "pql.toml",
+            "--dialect",
+            engine,
+            "--out",
+            script.to_str().unwrap(),
+        ];
+        args.extend(options);
+        dir.pql_ok(&args);
+        let engine_csv = dir.join(&format!("{engine}.csv")).to_str().unwrap().to_string();
+        plan.jobs.push((
+            engine.into(),
+            json!({"tables": tables, "script": script, "out": engine_csv}),
+        ));
+        plan.checks.push((
+            format!("{engine} {options:?}"),
+            Check::Features {
                 engine_csv,
-                pql,
-                reasons,
-            } => assert_same_scores(&read_csv(Path::new(engine_csv)), &read_parquet(pql), *reasons, what),
-            Check::Report { engine_csv, expected } => {
-                assert_same_report(&read_csv(Path::new(engine_csv)), expected, what)
-            }
-        }
+                pql: pql.to_path_buf(),
+            },
+        ));
     }
+}
+
+#[test]
+fn sql_hostile_table_name_is_refused() {
+    let dir = crate::features::fixture();
+    let hostile = "events=events; DROP TABLE accounts; --";
+    let stderr = dir.pql_err(&[
+        "sql",
+        "--config",
+        "pql.toml",
+        "--dialect",
+        "duckdb",
+        "--as-of",
+        "2025-03-10",
+        "--table",
+        hostile,
+        "--out",
+        "features.sql",
+    ]);
+    assert!(
+        stderr.contains(&format!("--table {hostile:?}")) && stderr.contains("';' is not allowed in a relation name"),
+        "{stderr}"
+    );
+    assert!(!dir.join("features.sql").exists(), "no script written");
+    for (flag, value, refusal) in [
+        ("--table", "accounts=lake.x\"y", "'\"' is not allowed"),
+        ("--table", "conversions=a.b.c.d", "4 dot-separated parts"),
+        ("--table", "events=lake..events", "an empty part"),
+    ] {
+        let stderr = dir.pql_err(&[
+            "sql",
+            "--config",
+            "pql.toml",
+            "--dialect",
+            "spark",
+            "--as-of",
+            "2025-03-10",
+            flag,
+            value,
+        ]);
+        assert!(
+            stderr.contains(&format!("{flag} {value:?}")) && stderr.contains(refusal),
+            "{stderr}"
+        );
+    }
+    // The feature table to score is a relation name too, not SQL; it is checked before the model is read.
+    let query = "read_parquet('features.parquet')";
+    let stderr = dir.pql_err(&[
+        "sql",
+        "--model",
+        "no-such-model",
+        "--dialect",
+        "duckdb",
+        "--features-table",
+        query,
+    ]);
+    assert!(
+        stderr.contains(&format!("--features-table {query:?}")) && stderr.contains("'(' is not allowed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sql_quotes_and_backslashes_in_event_names_and_levels_match_pql() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
+    // The fixture's key, hand-raise, ignored, limit and limit-hit events and its industries renamed with
+    // single quotes, backslashes (one ending a name, as it ends a comment), `;` and `--`: they reach the
+    // script as string literals, column names and comments.
+    let dir = crate::features::fixture();
+    let renames = [
+        ("report_shared", r"it's_shared"),
+        ("pricing_viewed", r"pricing\'viewed"),
+        ("email_opened", r"e'mail; --opened"),
+        ("task_created", r"task_created\"),
+        ("limit_hit", r"limit'hit\\"),
+        ("tech", "O'Reilly"),
+        ("retail", r"back\slash"),
+    ];
+    for file in ["events.csv", "accounts.csv", "pql.toml"] {
+        let mut text = std::fs::read_to_string(dir.join(file)).unwrap();
+        for (from, to) in renames {
+            text = match file {
+                // The config names events as TOML basic strings.
+                "pql.toml" => text.replace(&format!("\"{from}\""), &format!("\"{}\"", to.replace('\\', "\\\\"))),
+                _ => text.replace(from, to),
+            };
+        }
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let pql = dir.join("pql.parquet");
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-17",
+        "--out",
+        pql.to_str().unwrap(),
+    ]);
+    let frame = read_parquet(&pql);
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    for name in [
+        "industry=O'Reilly",
+        r"industry=back\slash",
+        r"limit_task_created\_week_usage",
+        r"pricing\'viewed_7d",
+        r"days_since_limit'hit\\",
+    ] {
+        assert!(names.iter().any(|n| n == name), "no column {name:?} in {names:?}");
+    }
+    let mut plan = Plan::default();
+    let options = ["--from", "2025-03-03", "--to", "2025-03-17"];
+    plan_features(&mut plan, &dir, &ENGINES, &options, &tables(&dir, "csv"), &pql);
+    let report = pql_input_report(&pql);
+    assert_eq!(report["ignored_events"], 1, "the ignored event's literal matches");
+    plan_report(
+        &mut plan,
+        &dir,
+        &dir.join("pql.toml"),
+        &tables(&dir, "csv"),
+        &report,
+        "quoted names",
+    );
+    plan.run(&venv, &dir);
+}
+
+#[test]
+fn sql_reserved_words_as_table_names_work_on_duckdb() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
+    let dir = crate::features::fixture();
+    let pql = dir.join("pql.parquet");
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        pql.to_str().unwrap(),
+    ]);
+    let path = |name: &str| dir.join(&format!("{name}.csv")).to_str().unwrap().to_string();
+    let tables =
+        json!({"order": path("events"), "main.select": path("accounts"), "memory.main.from": path("conversions")});
+    let mut plan = Plan::default();
+    let options = [
+        "--as-of",
+        "2025-03-10",
+        "--table",
+        "events=order",
+        "--table",
+        "accounts=main.select",
+        "--table",
+        "conversions=memory.main.from",
+    ];
+    plan_features(&mut plan, &dir, &["duckdb"], &options, &tables, &pql);
+    let script = std::fs::read_to_string(dir.join("duckdb.sql")).unwrap();
+    assert!(script.contains(r#"FROM "main"."select" a"#), "{script}");
+    plan.run(&venv, &dir);
 }

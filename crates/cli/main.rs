@@ -224,7 +224,7 @@ enum Command {
         --table events=lake.events --table accounts=lake.accounts --table conversions=lake.conversions \
         --out score.sql\n  \
         pql sql --config pql.toml --dialect duckdb --from 2025-03-03 --to 2025-06-30 --out features.sql\n  \
-        pql sql --model models/champion --dialect duckdb --features-table \"read_parquet('features.parquet')\"\n  \
+        pql sql --model models/champion --dialect duckdb --features-table lake.features\n  \
         pql sql --config pql.toml --dialect spark --input-report --out input_report.sql\n\n\
         The script is generated from the same feature definitions as `pql features` and returns the same rows \
         and columns: one per eligible (account_id, as_of), the label and the features in dictionary order. \
@@ -234,7 +234,10 @@ enum Command {
         the engine already holds instead. --input-report counts, in one row, the input rows the feature \
         script reads, uses and leaves out by pql's rules (pql features' input report), and the rows pql \
         would refuse, which a warehouse runs on regardless. Input tables default to events, accounts and \
-        conversions, with the columns named in the config; timestamps must be TIMESTAMP or DATE columns, read as UTC."
+        conversions, with the columns named in the config; timestamps must be TIMESTAMP or DATE columns, read as UTC. \
+        Relation names (--table, --features-table) are table, schema.table or catalog.schema.table, each part \
+        a letter or _ followed by letters, digits, _ or $; the script quotes every part, so reserved words work. \
+        To read files or a query, create a view over them first."
     )]
     Sql {
         /// The pql.toml whose feature definitions and column names the script uses.
@@ -259,10 +262,11 @@ enum Command {
         /// Last date of the range.
         #[arg(long, requires = "from")]
         to: Option<NaiveDate>,
-        /// The engine's name for an input table, as TABLE=NAME (events, accounts or conversions); repeatable.
+        /// The engine's name for an input table, as TABLE=NAME (events, accounts or conversions; NAME a table or
+        /// view, as [catalog.][schema.]table); repeatable.
         #[arg(long = "table", value_name = "TABLE=NAME")]
         tables: Vec<String>,
-        /// Score this table, view or parenthesised subquery of feature rows instead of computing features.
+        /// Score this table or view of feature rows ([catalog.][schema.]table) instead of computing features.
         #[arg(long, value_name = "RELATION", conflicts_with_all = ["config", "as_of", "from", "tables"])]
         features_table: Option<String>,
         /// Instead of features: one row counting the input rows the feature script reads and leaves out, and
@@ -588,11 +592,15 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 DialectArg::Duckdb => pql_sql::Dialect::DuckDb,
                 DialectArg::Spark => pql_sql::Dialect::Spark,
             };
+            // The relation names first: they are checked before anything is read.
+            let features_table = features_table
+                .map(|name| pql_sql::Relation::parse(&name).with_context(|| format!("--features-table {name:?}")))
+                .transpose()?;
+            let tables = table_names(&tables)?;
             let artifact = model.as_deref().map(load_model).transpose()?;
             let (sql, what) = match (features_table, config) {
                 (None, Some(config)) if input_report => {
                     let config = Config::load(&config)?;
-                    let tables = table_names(&tables)?;
                     let sql = pql_sql::input_report_script(&config, &tables, dialect);
                     (sql, "input report SQL".to_string())
                 }
@@ -621,7 +629,6 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                              features`, or from a model (--model)",
                         )?,
                     };
-                    let tables = table_names(&tables)?;
                     let script = pql_sql::Script {
                         config: &config,
                         defs: &defs,
@@ -1125,7 +1132,7 @@ fn table_names(options: &[String]) -> anyhow::Result<pql_sql::Tables> {
             "conversions" => &mut tables.conversions,
             other => anyhow::bail!("--table {option:?}: no input table {other:?} (events, accounts or conversions)"),
         };
-        *slot = name.trim().to_string();
+        *slot = pql_sql::Relation::parse(name.trim()).with_context(|| format!("--table {option:?}"))?;
     }
     Ok(tables)
 }

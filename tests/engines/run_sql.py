@@ -4,7 +4,8 @@ Usage: run_sql.py duckdb|spark JOBS.json
 
 JOBS.json lists jobs, each {"tables": {"name": "path", ...}, "script": "x.sql", "out": "x.csv", "views":
 {"name": "y.csv", ...}} ("views" optional: views the script creates, also written out). Each table
-is registered as a view over a Parquet or CSV file; CSV columns are read as text, except the contract's time
+is registered as a view over a Parquet or CSV file (on DuckDB the name may be dotted, each part quoted, so
+reserved words work); CSV columns are read as text, except the contract's time
 columns (timestamp, signup_at, converted_at), which are cast to timestamps as a warehouse would hold them.
 The script's statements (ending with `;` at the end of a line) run in order and the rows of the last are
 written to the CSV: floats with repr (which round-trips), booleans as true/false, timestamps in ISO form,
@@ -51,6 +52,11 @@ def write(out, columns, rows):
             writer.writerow([cell(v) for v in row])
 
 
+def quoted(name):
+    """A DuckDB relation name with every dot-separated part quoted."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
 def run_duckdb(jobs):
     import duckdb
 
@@ -63,15 +69,15 @@ def run_duckdb(jobs):
                 select = ", ".join(
                     f'CAST("{c}" AS TIMESTAMPTZ) AS "{c}"' if c in TIME_COLUMNS else f'"{c}"' for c in columns
                 )
-                con.execute(f"CREATE VIEW {name} AS SELECT {select} FROM read_csv('{path}', all_varchar = true)")
+                con.execute(f"CREATE VIEW {quoted(name)} AS SELECT {select} FROM read_csv('{path}', all_varchar = true)")
             else:
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+                con.execute(f"CREATE VIEW {quoted(name)} AS SELECT * FROM read_parquet('{path}')")
         result = None
         for statement in statements(job["script"]):
             result = con.sql(statement)
         write(job["out"], result.columns, result.fetchall())
         for view, out in job.get("views", {}).items():
-            rows = con.sql(f"SELECT * FROM {view}")
+            rows = con.sql(f"SELECT * FROM {quoted(view)}")
             write(out, rows.columns, rows.fetchall())
 
 

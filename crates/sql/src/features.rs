@@ -14,25 +14,27 @@ use pql_features::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window, 
 use pql_features::{epoch_day, period_id, DAY_US, MAX_TS, MIN_TS};
 
 use crate::inputs::{add_inputs, Ctes};
-use crate::{number, Dialect};
+use crate::{comment, number, Dialect, Relation};
 
-/// The engine's names of the three input tables (tables, views or parenthesised subqueries).
+/// The engine's names of the three input tables (tables or views).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     /// Events: account, user, event name, timestamp (columns named as in the config's `[columns]`).
-    pub events: String,
+    pub events: Relation,
     /// Accounts: account, signup time and the configured attributes.
-    pub accounts: String,
+    pub accounts: Relation,
     /// Conversions: account, conversion time.
-    pub conversions: String,
+    pub conversions: Relation,
 }
 
 impl Default for Tables {
+    /// `events`, `accounts` and `conversions`.
     fn default() -> Self {
+        let name = |name: &str| Relation::parse(name).expect("a plain name");
         Tables {
-            events: "events".into(),
-            accounts: "accounts".into(),
-            conversions: "conversions".into(),
+            events: name("events"),
+            accounts: name("accounts"),
+            conversions: name("conversions"),
         }
     }
 }
@@ -304,30 +306,33 @@ impl<'a> Compiler<'a> {
                 EventSet::Activity => "COUNT(*)".to_string(),
                 set => format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", self.member(set)),
             };
-            daily_columns.push((format!("{count} AS n_{k}"), format!("{set} events")));
+            daily_columns.push((format!("{count} AS n_{k}"), format!("{} events", set_words(set))));
             if self.with_last[k] {
                 let last = match set {
                     EventSet::Activity => "MAX(ts)".to_string(),
                     set => format!("MAX(CASE WHEN {} THEN ts END)", self.member(set)),
                 };
-                daily_columns.push((format!("{last} AS last_{k}"), format!("latest {set} event")));
+                daily_columns.push((
+                    format!("{last} AS last_{k}"),
+                    format!("latest {} event", set_words(set)),
+                ));
             }
         }
         for (i, meter) in self.meters.iter().enumerate() {
             daily_columns.push((
                 format!("{} AS period_{i}", self.period("day", meter.period)),
-                format!("{} of {}", meter.period, meter.event),
+                format!("{} of {:?}", meter.period, meter.event),
             ));
         }
         let last = daily_columns.len() - 1;
         let daily_columns: Vec<String> = daily_columns
             .into_iter()
             .enumerate()
-            .map(|(i, (column, comment))| {
+            .map(|(i, (column, text))| {
                 let comma = if i < last { "," } else { "" };
-                match comment.is_empty() {
+                match text.is_empty() {
                     true => format!("{column}{comma}"),
-                    false => format!("{column}{comma}  -- {comment}"),
+                    false => format!("{column}{comma}  {}", comment(&text)),
                 }
             })
             .collect();
@@ -588,7 +593,7 @@ impl<'a> Compiler<'a> {
             ctes.add(
                 &format!("at_limit_{i}"),
                 &format!(
-                    "{} per {} up to T: in the current period and the most in any",
+                    "{:?} per {} up to T: in the current period and the most in any",
                     meter.event, meter.period
                 ),
                 format!(
@@ -611,6 +616,14 @@ impl<'a> Compiler<'a> {
             as_of = d.timestamp_of_us("e.t"),
             features = finals.join(",\n  "),
         ))
+    }
+}
+
+/// An event set as comments name it: the events of a named set quoted (see [`comment`]).
+fn set_words(set: &EventSet) -> String {
+    match set {
+        EventSet::Named(event) => format!("{event:?}"),
+        set => set.to_string(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use pql_data::config::{AttributeKind, Config};
 use pql_features::{MAX_TS, MIN_TS};
 
-use crate::{Dialect, Tables};
+use crate::{comment, Dialect, Tables};
 
 /// Common table expressions, as `(name, comment, body)`, written out as one `WITH` clause.
 #[derive(Default)]
@@ -25,9 +25,9 @@ impl Ctes {
     pub(crate) fn then(&self, select: &str) -> String {
         let mut sql = String::from("WITH\n");
         let last = self.ctes.len().saturating_sub(1);
-        for (i, (name, comment, body)) in self.ctes.iter().enumerate() {
+        for (i, (name, text, body)) in self.ctes.iter().enumerate() {
             let comma = if i < last { "," } else { "" };
-            let _ = writeln!(sql, "-- {comment}\n{name} AS (\n  {body}\n){comma}");
+            let _ = writeln!(sql, "{}\n{name} AS (\n  {body}\n){comma}", comment(text));
         }
         sql.push_str(select);
         sql
@@ -62,7 +62,7 @@ pub(crate) fn add_inputs(ctes: &mut Ctes, config: &Config, tables: &Tables, dial
             "SELECT CAST(a.{id} AS {text}) AS account_id, {signup} AS signup{attributes}\n  FROM {table} a",
             id = q(&columns.accounts.account_id),
             signup = dialect.epoch_us(&format!("a.{}", q(&columns.accounts.signup_at))),
-            table = tables.accounts,
+            table = tables.accounts.sql(dialect),
         ),
     );
     ctes.add(
@@ -72,7 +72,7 @@ pub(crate) fn add_inputs(ctes: &mut Ctes, config: &Config, tables: &Tables, dial
             "SELECT CAST(c.{id} AS {text}) AS account_id, {at} AS converted\n  FROM {table} c",
             id = q(&columns.conversions.account_id),
             at = dialect.epoch_us(&format!("c.{}", q(&columns.conversions.converted_at))),
-            table = tables.conversions,
+            table = tables.conversions.sql(dialect),
         ),
     );
     ctes.add(
@@ -85,7 +85,7 @@ pub(crate) fn add_inputs(ctes: &mut Ctes, config: &Config, tables: &Tables, dial
             user = q(&columns.events.user_id),
             event = q(&columns.events.event),
             ts = dialect.epoch_us(&format!("x.{}", q(&columns.events.timestamp))),
-            table = tables.events,
+            table = tables.events.sql(dialect),
         ),
     );
 }
@@ -224,7 +224,8 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
         let comma = if i + 1 < INPUT_REPORT_COLUMNS.len() { "," } else { "" };
         let _ = write!(
             select,
-            "\n  CAST(COALESCE({value}, 0) AS BIGINT) AS {name}{comma}  -- {meaning}"
+            "\n  CAST(COALESCE({value}, 0) AS BIGINT) AS {name}{comma}  {}",
+            comment(meaning)
         );
     }
     ctes.then(&format!(

@@ -16,19 +16,29 @@
 //! - [`Script`]: what `pql sql` writes: the feature query alone, or the features as a temporary view and
 //!   the scores over it, with a header naming the inputs.
 //!
+//! Nothing is pasted into a script unchecked: relations are [`Relation`]s (plain dotted names, quoted per
+//! dialect), every column and feature name goes through [`Dialect::quote`], every text value (event names,
+//! categorical levels, reason phrases, the model id) through [`Dialect::string`], and comments are single
+//! lines whatever they name.
+//!
 //! ```no_run
 //! let artifact = pql_train::Artifact::load(std::path::Path::new("models/abc123"))?;
-//! let sql = pql_sql::scoring_query(&artifact, pql_sql::Dialect::DuckDb, "read_parquet('features.parquet')");
+//! let features = pql_sql::Relation::parse("lake.features")?;
+//! let sql = pql_sql::scoring_query(&artifact, pql_sql::Dialect::DuckDb, &features);
 //! println!("{sql}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod error;
 mod features;
 mod inputs;
+mod relation;
 mod scoring;
 
+pub use error::SqlError;
 pub use features::{feature_query, Tables};
 pub use inputs::{input_report_query, INPUT_REPORT_COLUMNS};
+pub use relation::Relation;
 pub use scoring::scoring_query;
 
 /// The SQL engine a query is written for.
@@ -41,7 +51,8 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// A column name quoted for the engine (feature names hold `=`).
+    /// An identifier (column, feature or relation part) quoted for the engine, the quote character doubled
+    /// inside: any text is then one identifier (feature names hold `=` and categorical levels).
     pub fn quote(self, name: &str) -> String {
         match self {
             Dialect::DuckDb => format!("\"{}\"", name.replace('"', "\"\"")),
@@ -49,11 +60,31 @@ impl Dialect {
         }
     }
 
-    /// A string literal (Spark also reads backslashes as escapes).
+    /// A string literal of any text, on one line: DuckDB doubles single quotes (and writes line breaks as
+    /// `chr(10)` and `chr(13)`, in parentheses); Spark, which reads backslashes as escapes (its default, which
+    /// the scripts' header sets), escapes backslashes and single quotes with one, line breaks as `\n`, `\r`.
     pub fn string(self, value: &str) -> String {
         match self {
-            Dialect::DuckDb => format!("'{}'", value.replace('\'', "''")),
-            Dialect::Spark => format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'")),
+            Dialect::DuckDb => {
+                let literal = format!("'{}'", value.replace('\'', "''"));
+                match value.contains(['\n', '\r']) {
+                    true => format!(
+                        "({})",
+                        literal
+                            .replace('\n', "' || chr(10) || '")
+                            .replace('\r', "' || chr(13) || '")
+                    ),
+                    false => literal,
+                }
+            }
+            Dialect::Spark => format!(
+                "'{}'",
+                value
+                    .replace('\\', "\\\\")
+                    .replace('\'', "\\'")
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r")
+            ),
         }
     }
 
@@ -116,8 +147,12 @@ impl Dialect {
     /// A `(first, second)` struct with those field names, ordered by `first` then `second`.
     fn pair(self, first: &str, a: &str, second: &str, b: &str) -> String {
         match self {
-            Dialect::DuckDb => format!("{{'{first}': {a}, '{second}': {b}}}"),
-            Dialect::Spark => format!("named_struct('{first}', {a}, '{second}', {b})"),
+            Dialect::DuckDb => format!("{{{}: {a}, {}: {b}}}", self.string(first), self.string(second)),
+            Dialect::Spark => format!(
+                "named_struct({}, {a}, {}, {b})",
+                self.string(first),
+                self.string(second)
+            ),
         }
     }
 
@@ -186,20 +221,24 @@ impl Script<'_> {
     pub fn render(&self, dialect: Dialect) -> String {
         let features = feature_query(self.config, self.defs, self.dates, self.tables, dialect);
         let (first, last) = (self.dates.first(), self.dates.last());
-        let what = format!(
-            "point-in-time features{scores} on {engine}, generated from the feature dictionary of\n\
-             -- {config} ({count} features), for {snapshots} snapshot(s) from {first} to {last} (00:00 UTC)",
-            scores = match self.model {
-                Some(model) => format!(" and the scores of model {}", model.model_id),
-                None => String::new(),
-            },
-            engine = dialect.engine(),
-            config = self.config.source.display(),
-            count = self.defs.len(),
-            snapshots = self.dates.len(),
-            first = first.map(ToString::to_string).unwrap_or_default(),
-            last = last.map(ToString::to_string).unwrap_or_default(),
-        );
+        let what = [
+            format!(
+                "point-in-time features{scores} on {engine}, generated from the feature dictionary of",
+                scores = match self.model {
+                    Some(model) => format!(" and the scores of model {:?}", model.model_id),
+                    None => String::new(),
+                },
+                engine = dialect.engine(),
+            ),
+            format!(
+                "{config:?} ({count} features), for {snapshots} snapshot(s) from {first} to {last} (00:00 UTC)",
+                config = self.config.source.display().to_string(),
+                count = self.defs.len(),
+                snapshots = self.dates.len(),
+                first = first.map(ToString::to_string).unwrap_or_default(),
+                last = last.map(ToString::to_string).unwrap_or_default(),
+            ),
+        ];
         let mut script = header(&what, self.tables, dialect);
         match self.model {
             None => script.push_str(&features),
@@ -207,7 +246,8 @@ impl Script<'_> {
                 script.push_str("CREATE OR REPLACE TEMPORARY VIEW pql_features AS\n");
                 script.push_str(&features);
                 script.push_str(";\n\n");
-                script.push_str(scoring_query(model, dialect, "pql_features").trim_end());
+                let view = Relation::parse("pql_features").expect("a plain name");
+                script.push_str(scoring_query(model, dialect, &view).trim_end());
             }
         }
         script.push_str(";\n");
@@ -218,31 +258,50 @@ impl Script<'_> {
 /// The script of [`input_report_query`] for `config`'s tables: one row counting what the feature script of
 /// the same config reads and leaves out.
 pub fn input_report_script(config: &pql_data::Config, tables: &Tables, dialect: Dialect) -> String {
-    let what = format!(
-        "the input report on {engine}: what the feature script of {config} reads and leaves out, and why",
+    let what = [format!(
+        "the input report on {engine}: what the feature script of {config:?} reads and leaves out, and why",
         engine = dialect.engine(),
-        config = config.source.display(),
-    );
+        config = config.source.display().to_string(),
+    )];
     let mut script = header(&what, tables, dialect);
     script.push_str(&input_report_query(config, tables, dialect));
     script.push_str(";\n");
     script
 }
 
-/// A script's opening comment (what it computes, from which tables) and, for Spark, the UTC session.
-fn header(what: &str, tables: &Tables, dialect: Dialect) -> String {
-    let mut header = format!(
-        "-- pql {version}: {what}.\n\
-         -- Reads the tables {events}, {accounts} and {conversions}; times are UTC.\n",
-        version = env!("CARGO_PKG_VERSION"),
-        events = tables.events,
-        accounts = tables.accounts,
-        conversions = tables.conversions,
-    );
+/// A script's opening comment (what it computes, in lines, from which tables) and, for Spark, the session
+/// settings the script relies on: UTC, and backslashes as escapes in string literals (see [`Dialect::string`]).
+fn header(what: &[String], tables: &Tables, dialect: Dialect) -> String {
+    let mut lines = what.to_vec();
+    if let Some(first) = lines.first_mut() {
+        first.insert_str(0, &format!("pql {}: ", env!("CARGO_PKG_VERSION")));
+    }
+    if let Some(last) = lines.last_mut() {
+        last.push('.');
+    }
+    lines.push(format!(
+        "Reads the tables {}, {} and {}; times are UTC.",
+        tables.events, tables.accounts, tables.conversions
+    ));
+    let mut header: String = lines.iter().map(|line| comment(line) + "\n").collect();
     if dialect == Dialect::Spark {
-        header.push_str("SET spark.sql.session.timeZone = UTC;\n");
+        header.push_str("SET spark.sql.session.timeZone = UTC;\nSET spark.sql.parser.escapedStringLiterals = false;\n");
     }
     header
+}
+
+/// A `--` comment of one line whatever `text` holds: control characters (line breaks) are written as escapes
+/// (`\n`). Values from the config, the data or the model go in quoted (`{:?}`), so that a comment never ends
+/// in a backslash, which Spark reads as continuing the comment onto the next line, or in a `;`.
+pub(crate) fn comment(text: &str) -> String {
+    let mut line = String::from("-- ");
+    for c in text.chars() {
+        match c.is_control() {
+            true => line.extend(c.escape_default()),
+            false => line.push(c),
+        }
+    }
+    line
 }
 
 /// A double literal both engines read as a double, with round-trip digits.
@@ -264,5 +323,75 @@ mod tests {
         assert_eq!(Dialect::Spark.quote("industry=a`b"), "`industry=a``b`");
         assert_eq!(Dialect::DuckDb.string(r"it's a\b"), r"'it''s a\b'");
         assert_eq!(Dialect::Spark.string(r"it's a\b"), r"'it\'s a\\b'");
+        assert_eq!(Dialect::DuckDb.quote("x'y"), "\"x'y\"");
+        assert_eq!(Dialect::Spark.quote("a\"b"), "`a\"b`");
+        assert_eq!(Dialect::DuckDb.string("';DROP TABLE x;--"), "''';DROP TABLE x;--'");
+        assert_eq!(Dialect::Spark.string(r"\'"), r"'\\\''");
+        assert_eq!(comment("a\nDROP TABLE accounts;\r"), r"-- a\nDROP TABLE accounts;\r");
+        assert_eq!(
+            Dialect::DuckDb.string("a;\nb\r"),
+            "('a;' || chr(10) || 'b' || chr(13) || '')"
+        );
+        assert_eq!(Dialect::Spark.string("a;\nb\r"), r"'a;\nb\r'");
+    }
+
+    /// Event names, levels and paths that would end a literal, an identifier or a comment stay inside them.
+    #[test]
+    fn hostile_names_stay_in_their_literals_identifiers_and_comments() {
+        let config = pql_data::Config::parse(
+            r#"
+[inputs]
+events = "e.csv"
+accounts = "a.csv"
+conversions = "c.csv"
+
+[[attributes]]
+name = "in`du\"stry"
+kind = "categorical"
+
+[events]
+key = ["k'\nDROP TABLE accounts; --"]
+ignore = ["i\\';DROP TABLE accounts; --"]
+
+[[limits]]
+event = "seat\\"
+limit = 3
+period = "week"
+"#,
+            std::path::Path::new("pql\n;DROP TABLE accounts;.toml"),
+        )
+        .unwrap();
+        let levels = vec![("in`du\"stry".to_string(), vec![r"O'Reilly\".to_string()])];
+        let defs = pql_features::catalog::catalog(&config, &levels);
+        let dates = [chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap()];
+        for dialect in [Dialect::DuckDb, Dialect::Spark] {
+            let script = Script {
+                config: &config,
+                defs: &defs,
+                dates: &dates,
+                tables: &Tables::default(),
+                model: None,
+            }
+            .render(dialect);
+            for line in script.lines() {
+                assert!(!line.trim_start().starts_with("DROP"), "{line}");
+                if let Some((_, comment)) = line.split_once("-- ") {
+                    let comment = comment.trim_end();
+                    assert!(!comment.ends_with('\\') && !comment.ends_with(';'), "{line}");
+                }
+            }
+            // Statements end where pql ends them: after the Spark settings and at the end.
+            let ends = script.lines().filter(|line| line.trim_end().ends_with(';')).count();
+            assert_eq!(ends, if dialect == Dialect::Spark { 3 } else { 1 }, "{script}");
+            assert!(script.contains(&dialect.quote(r#"in`du"stry=O'Reilly\"#)), "{script}");
+            assert!(
+                script.contains(&dialect.string("k'\nDROP TABLE accounts; --")),
+                "{script}"
+            );
+            assert!(
+                script.contains(&dialect.string(r"i\';DROP TABLE accounts; --")),
+                "{script}"
+            );
+        }
     }
 }

@@ -10,13 +10,13 @@ use pql_train::calibration::Calibration;
 use pql_train::model::{LinearModel, Model};
 use pql_train::Artifact;
 
-use crate::{number, Dialect};
+use crate::{comment, number, Dialect, Relation};
 
-/// The scoring query of `artifact` over `features`: a table name or a parenthesised subquery holding at
-/// least `account_id`, `as_of` and the model's feature columns. It returns the columns of `pql score`:
+/// The scoring query of `artifact` over `features`: a table or view holding at least `account_id`, `as_of`
+/// and the model's feature columns. It returns the columns of `pql score`:
 /// `account_id`, `as_of`, `probability`, `tier`, `is_pql`, `reason_1`..`reason_3` (the largest positive
 /// contributions of a logistic model, worded as `pql score` words them; NULL for trees) and `model_id`.
-pub fn scoring_query(artifact: &Artifact, dialect: Dialect, features: &str) -> String {
+pub fn scoring_query(artifact: &Artifact, dialect: Dialect, features: &Relation) -> String {
     let names: Vec<String> = artifact.features.iter().map(|f| dialect.quote(&f.name)).collect();
     let (log_odds, contributions) = match &artifact.model {
         Model::Logistic(m) => {
@@ -55,17 +55,20 @@ pub fn scoring_query(artifact: &Artifact, dialect: Dialect, features: &str) -> S
         .collect();
     let t = &artifact.thresholds;
     format!(
-        "-- pql model {id} ({kind}): calibrated probability, tier, PQL flag and reasons for every row of the \
-         features.\n\
+        "{title}\n\
          WITH scored AS (\n  SELECT *,\n    1 / (1 + exp(-(\n      {log_odds}\n    ))) AS raw{contributions}\n  \
          FROM {features}\n),\ncalibrated AS (\n  SELECT *,\n    {calibration} AS probability\n  \
          FROM scored\n)\n\
          SELECT account_id, as_of, probability,\n  \
          CASE WHEN probability >= {hot} THEN 'hot' WHEN probability >= {warm} THEN 'warm' ELSE 'cold' END AS tier,\n  \
-         probability >= {hot} AS is_pql,\n  {reasons},\n  '{id}' AS model_id\n\
+         probability >= {hot} AS is_pql,\n  {reasons},\n  {id} AS model_id\n\
          FROM calibrated\nORDER BY probability DESC, account_id\n",
-        id = artifact.model_id,
-        kind = artifact.kind,
+        title = comment(&format!(
+            "pql model {:?} ({}): calibrated probability, tier, PQL flag and reasons for every row of the features.",
+            artifact.model_id, artifact.kind
+        )),
+        id = dialect.string(&artifact.model_id),
+        features = features.sql(dialect),
         contributions = contributions
             .map(|c| format!(",\n    {c} AS contributions"))
             .unwrap_or_default(),
