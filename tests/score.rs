@@ -368,6 +368,142 @@ fn a_model_the_config_cannot_feed_is_refused_naming_the_features() {
 }
 
 #[test]
+fn model_json_flipped_intercept_is_refused() {
+    let Trained { dir, model, artifact } = trained();
+    let id = artifact["model_id"].as_str().unwrap();
+    let path = model.join("model.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let model = model.to_str().unwrap();
+    let mut flipped = artifact.clone();
+    let intercept = flipped["model"]["intercept"].as_f64().unwrap();
+    flipped["model"]["intercept"] = (-intercept).into();
+    std::fs::write(&path, serde_json::to_string_pretty(&flipped).unwrap()).unwrap();
+    for args in [
+        score_args(model, "2025-04-14", "scores.csv", &[]),
+        vec!["explain", "--model", model],
+    ] {
+        let err = dir.pql_err(&args);
+        assert!(
+            err.contains(&format!("model.json: model_id {id} does not match its content (hash ")),
+            "{err}"
+        );
+        assert!(err.contains("edited or damaged: retrain, or restore it"), "{err}");
+    }
+    assert!(!dir.join("scores.csv").exists());
+
+    // Hashed again after losing a scale: the shape checks refuse it (explain used to panic on it).
+    let mut short = artifact.clone();
+    short["model"]["standardizer"]["scales"].as_array_mut().unwrap().pop();
+    let mut short: pql_train::Artifact = serde_json::from_value(short).unwrap();
+    short.model_id = short.content_id();
+    std::fs::write(&path, serde_json::to_string_pretty(&short).unwrap()).unwrap();
+    let n = artifact["features"].as_array().unwrap().len();
+    let err = dir.pql_err(&[
+        "explain",
+        "--model",
+        model,
+        "--config",
+        "data/pql.toml",
+        "--account",
+        "a",
+        "--as-of",
+        "2025-04-14",
+    ]);
+    assert!(
+        err.contains(&format!(
+            "model.json: model.standardizer.scales: {} values for {n} features",
+            n - 1
+        )),
+        "{err}"
+    );
+
+    std::fs::write(&path, original).unwrap();
+    dir.pql_ok(&score_args(model, "2025-04-14", "scores.csv", &[]));
+}
+
+#[test]
+fn score_with_changed_event_roles_is_refused() {
+    let Trained { dir, model, artifact } = trained();
+    let id = artifact["model_id"].as_str().unwrap();
+    let model = model.to_str().unwrap();
+    let config = std::fs::read_to_string(dir.join("data/pql.toml")).unwrap();
+    let key = "key = [\"dashboard_created\", \"integration_connected\", \"automation_created\"]";
+    let ignore = "ignore = [\"notification_sent\"]";
+    assert!(config.contains(key) && config.contains(ignore), "{config}");
+    let changed = config
+        .replace(
+            key,
+            "key = [\"dashboard_created\", \"integration_connected\", \"report_exported\"]",
+        )
+        .replace(ignore, "ignore = [\"notification_sent\", \"email_sent\"]");
+    dir.write("data/changed.toml", &changed);
+    let want = format!(
+        "model {id} was trained with a different event configuration: events.key added `report_exported`, \
+         removed `automation_created`; events.ignore added `email_sent`; retrain, or restore these roles in \
+         pql.toml"
+    );
+    let on = |config: &'static str| -> Vec<Vec<&str>> {
+        let mut score = score_args(model, "2025-04-14", "scores.csv", &[]);
+        score[2] = config;
+        vec![
+            score,
+            vec!["drift", "--model", model, "--config", config, "--as-of", "2025-04-14"],
+            vec![
+                "explain",
+                "--model",
+                model,
+                "--config",
+                config,
+                "--account",
+                "a",
+                "--as-of",
+                "2025-04-14",
+            ],
+            vec![
+                "features",
+                "--config",
+                config,
+                "--model",
+                model,
+                "--as-of",
+                "2025-04-14",
+                "--out",
+                "f.parquet",
+            ],
+            vec![
+                "sql",
+                "--config",
+                config,
+                "--model",
+                model,
+                "--dialect",
+                "duckdb",
+                "--as-of",
+                "2025-04-14",
+            ],
+        ]
+    };
+    for args in on("data/changed.toml") {
+        let err = dir.pql_err(&args);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&want), "{args:?}: {err}");
+    }
+    assert!(!dir.join("scores.csv").exists() && !dir.join("f.parquet").exists());
+
+    // The same roles in another order, and other drift thresholds, do not change what a feature means.
+    let same = config.replace(
+        key,
+        "key = [\"automation_created\", \"dashboard_created\", \"integration_connected\"]",
+    ) + "\n[drift]\nfeature_psi = 0.5\n";
+    assert_ne!(same, config);
+    dir.write("data/same.toml", &same);
+    let mut args = score_args(model, "2025-04-14", "scores.csv", &[]);
+    args[2] = "data/same.toml";
+    dir.pql_ok(&args);
+    dir.pql_ok(&score_args(model, "2025-04-14", "scores.csv", &[]));
+}
+
+#[test]
 fn readme_main_job_quickstart_runs_the_pipeline_on_the_bundled_sample() {
     let dir = Dir::new();
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/pql.toml");

@@ -100,7 +100,8 @@ enum Command {
         /// Print the feature dictionary for this config instead of computing features.
         #[arg(long)]
         describe: bool,
-        /// Use this model's categorical levels (its `attribute=level` columns), so the table fits it.
+        /// Use this model's categorical levels (its `attribute=level` columns), so the table fits it; refused
+        /// when the config gives the model's features another meaning (see `pql score`).
         #[arg(long, value_name = "MODEL_DIR")]
         model: Option<PathBuf>,
     },
@@ -454,7 +455,12 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
         } => {
             let config = Config::load(&config)?;
             let levels = match model {
-                Some(model) => Some(pql_features::levels_in(&pql_train::Artifact::load(&model)?.features)),
+                Some(model) => {
+                    // The features are for this model: refused if the config changed what they mean.
+                    let artifact = pql_train::Artifact::load(&model)?;
+                    pql_score::Scorer::for_config(&artifact, &config)?;
+                    Some(pql_features::levels_in(&artifact.features))
+                }
                 None => None,
             };
             if describe {
@@ -619,10 +625,8 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                     let dates = snapshots.dates(&config)?;
                     let defs = match &artifact {
                         Some(artifact) => {
-                            let defs =
-                                pql_features::catalog::catalog(&config, &pql_features::levels_in(&artifact.features));
-                            pql_score::Scorer::new(artifact, &defs)?;
-                            defs
+                            pql_score::Scorer::for_config(artifact, &config)?;
+                            pql_features::catalog::catalog(&config, &pql_features::levels_in(&artifact.features))
                         }
                         None => pql_features::describe(&config).context(
                             "the categorical levels of the features come from the accounts table, as in `pql \
@@ -898,6 +902,7 @@ fn train(
         defs,
         &rows,
         &config_text,
+        pql_features::Roles::of(&config),
         params.seed,
         config.label.horizon_days,
     );
@@ -1061,7 +1066,7 @@ fn champion_on(
     as_of: NaiveDate,
 ) -> anyhow::Result<Result<Option<pql_train::registry::Evaluation>, String>> {
     let levels = pql_features::levels_in(&champion.features);
-    let scorer = match pql_score::Scorer::new(champion, &pql_features::catalog::catalog(config, &levels)) {
+    let scorer = match pql_score::Scorer::for_config(champion, config) {
         Ok(scorer) => scorer,
         Err(mismatch) => return Ok(Err(mismatch.to_string())),
     };
@@ -1170,7 +1175,7 @@ fn scoring_rows<'a>(
     match input {
         FeatureInput::Events { config, as_of, strict } => {
             let levels = pql_features::levels_in(&artifact.features);
-            let scorer = pql_score::Scorer::new(artifact, &pql_features::catalog::catalog(&config, &levels))?;
+            let scorer = pql_score::Scorer::for_config(artifact, &config)?;
             let builder = feature_builder(ui, &config, &Snapshots::One(as_of), Some(&levels))?;
             check_fresh(builder.latest_event(), as_of, strict)?;
             let table = builder.collect()?;

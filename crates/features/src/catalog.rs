@@ -46,6 +46,91 @@ pub enum EventSet {
     Named(String),
 }
 
+/// The event names a config gives each role, which decide what the event sets hold: `ignore` is left
+/// out of [`EventSet::Activity`], every role but `key` out of [`EventSet::Product`], and `key` and
+/// `hand_raise` are [`EventSet::Key`] and [`EventSet::HandRaise`]. A model records the roles it was trained
+/// with, since the same feature under other roles means something else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roles {
+    /// `events.key`, sorted.
+    pub key: Vec<String>,
+    /// `events.hand_raise`, sorted.
+    pub hand_raise: Vec<String>,
+    /// `events.collaboration`, sorted.
+    pub collaboration: Vec<String>,
+    /// `events.ignore`, sorted.
+    pub ignore: Vec<String>,
+    /// Every `limits.reached_event`, sorted.
+    pub limit_reached: Vec<String>,
+}
+
+/// One role whose events differ between two [`Roles`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleChange {
+    /// The config key, e.g. `events.key`.
+    pub role: &'static str,
+    /// Events in the role now, not before.
+    pub added: Vec<String>,
+    /// Events in the role before, not now.
+    pub removed: Vec<String>,
+}
+
+impl Roles {
+    /// The roles of a config.
+    pub fn of(config: &Config) -> Roles {
+        fn sorted<'a>(events: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+            let mut events: Vec<String> = events.into_iter().cloned().collect();
+            events.sort();
+            events.dedup();
+            events
+        }
+        let events = &config.events;
+        Roles {
+            key: sorted(&events.key),
+            hand_raise: sorted(&events.hand_raise),
+            collaboration: sorted(&events.collaboration),
+            ignore: sorted(&events.ignore),
+            limit_reached: sorted(config.limits.iter().filter_map(|l| l.reached_event.as_ref())),
+        }
+    }
+
+    /// How the roles `now` differ from these, one change per role that differs, in config order.
+    pub fn changes(&self, now: &Roles) -> Vec<RoleChange> {
+        let missing_from =
+            |a: &[String], b: &[String]| -> Vec<String> { a.iter().filter(|e| !b.contains(e)).cloned().collect() };
+        [
+            ("events.key", &self.key, &now.key),
+            ("events.hand_raise", &self.hand_raise, &now.hand_raise),
+            ("events.collaboration", &self.collaboration, &now.collaboration),
+            ("events.ignore", &self.ignore, &now.ignore),
+            ("limits.reached_event", &self.limit_reached, &now.limit_reached),
+        ]
+        .into_iter()
+        .map(|(role, before, after)| RoleChange {
+            role,
+            added: missing_from(after, before),
+            removed: missing_from(before, after),
+        })
+        .filter(|change| !change.added.is_empty() || !change.removed.is_empty())
+        .collect()
+    }
+}
+
+/// E.g. ``events.key added `a`, `b`, removed `c` ``.
+impl fmt::Display for RoleChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |events: &[String]| events.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ");
+        let mut parts = Vec::new();
+        if !self.added.is_empty() {
+            parts.push(format!("added {}", quoted(&self.added)));
+        }
+        if !self.removed.is_empty() {
+            parts.push(format!("removed {}", quoted(&self.removed)));
+        }
+        write!(f, "{} {}", self.role, parts.join(", "))
+    }
+}
+
 /// The time span a feature looks at, relative to the snapshot instant `T`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -744,6 +829,37 @@ mod tests {
             defs.iter().filter(|d| d.name.starts_with("hit_")).count(),
             2,
             "one set per reached event"
+        );
+    }
+
+    #[test]
+    fn roles_list_each_changed_role_with_its_added_and_removed_events() {
+        let config = |events: &str| {
+            Config::parse(
+                &format!(
+                    "[inputs]\nevents = \"e.csv\"\naccounts = \"a.csv\"\nconversions = \"c.csv\"\n[events]\n{events}\n\
+                     [[limits]]\nevent = \"task\"\nlimit = 3\nperiod = \"month\"\nreached_event = \"limit_hit\"\n"
+                ),
+                std::path::Path::new("pql.toml"),
+            )
+            .unwrap()
+        };
+        let trained = Roles::of(&config("key = [\"b\", \"a\"]\nignore = [\"mail\"]"));
+        assert_eq!(trained.key, ["a", "b"]);
+        assert_eq!(trained.limit_reached, ["limit_hit"]);
+        let reordered = Roles::of(&config("key = [\"a\", \"b\", \"a\"]\nignore = [\"mail\"]"));
+        assert_eq!(trained.changes(&reordered), []);
+        let now = Roles::of(&config(
+            "key = [\"a\", \"c\", \"d\"]\nignore = [\"mail\", \"spam\"]\nhand_raise = [\"b\"]",
+        ));
+        let changes: Vec<String> = trained.changes(&now).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            changes,
+            [
+                "events.key added `c`, `d`, removed `b`",
+                "events.hand_raise added `b`",
+                "events.ignore added `spam`"
+            ]
         );
     }
 }

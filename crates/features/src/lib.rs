@@ -25,7 +25,7 @@ use polars::prelude::*;
 use pql_data::config::{AttributeKind, Config};
 use pql_data::FrameWriter;
 
-pub use catalog::{levels_in, FeatureDef, Levels};
+pub use catalog::{levels_in, FeatureDef, Levels, Roles};
 pub use error::FeatureError;
 /// The ingestion rules other compilers of the definitions (the SQL of `pql-sql`) write out.
 pub use pql_data::input::{FUTURE_TOLERANCE_US, MAX_TS, MIN_TS};

@@ -15,6 +15,14 @@ pub enum ScoreError {
         /// The model.
         model_id: String,
     },
+    /// The config gives events other roles than the model was trained with.
+    #[error("{}", roles_message(.changes, .model_id))]
+    EventRoles {
+        /// Each role whose events differ, training to now.
+        changes: Vec<pql_features::catalog::RoleChange>,
+        /// The model.
+        model_id: String,
+    },
     /// A feature column cannot be read.
     #[error(transparent)]
     Matrix(#[from] pql_train::matrix::MatrixError),
@@ -47,6 +55,15 @@ fn mismatch_message(missing: &[String], changed: &[String], model_id: &str) -> S
         "model {model_id} needs features this input does not provide: {} (was the model trained with another \
          pql.toml?)",
         parts.join("; ")
+    )
+}
+
+fn roles_message(changes: &[pql_features::catalog::RoleChange], model_id: &str) -> String {
+    let changes: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    format!(
+        "model {model_id} was trained with a different event configuration: {}; retrain, or restore these \
+         roles in pql.toml",
+        changes.join("; ")
     )
 }
 

@@ -3,17 +3,18 @@
 //! features that raise its score most, in words).
 //!
 //! Features come from the same code as training (`pql_features`, with the model's categorical levels);
-//! [`Scorer::new`] refuses a model whose features the input cannot provide, naming them. Reasons use the
+//! [`Scorer::for_config`] refuses a config that gives events other roles than training did, listing the
+//! changes, and [`Scorer::new`] a model whose features the input cannot provide, naming them. Reasons use the
 //! model's exact per-row contributions (`pql_train::explain`): the weight terms of the linear model, or
 //! TreeSHAP values of the trees. [`drift`] compares the scored population with the training data.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use pql_features::{catalog, FeatureBuilder, Snapshots};
+//! use pql_features::{FeatureBuilder, Snapshots};
 //! let artifact = pql_train::Artifact::load("models/0123456789abcdef".as_ref())?;
 //! let config = pql_data::Config::load("data/sample/pql.toml")?;
 //! let levels = pql_features::levels_in(&artifact.features);
-//! let scorer = pql_score::Scorer::new(&artifact, &catalog::catalog(&config, &levels))?;
+//! let scorer = pql_score::Scorer::for_config(&artifact, &config)?;
 //! let date = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
 //! let table = FeatureBuilder::new(&config, &Snapshots::One(date), Some(&levels))?.collect()?;
 //! let scores = scorer.score(&table.frame, &pql_score::TierPolicy::Model)?;
@@ -32,7 +33,8 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 use polars::prelude::*;
-use pql_features::FeatureDef;
+use pql_data::Config;
+use pql_features::{catalog, levels_in, FeatureDef, Roles};
 use pql_train::matrix::FeatureColumns;
 use pql_train::Artifact;
 use rayon::prelude::*;
@@ -103,6 +105,20 @@ pub struct Explanation {
 }
 
 impl<'a> Scorer<'a> {
+    /// Checks that `config` gives the model's features the meaning they had in training: the same event
+    /// roles (else every changed role is listed), then every feature under the same name and definition,
+    /// with the model's categorical levels. The one place a model meets a config.
+    pub fn for_config(artifact: &'a Artifact, config: &Config) -> Result<Self, ScoreError> {
+        let changes = artifact.training.event_roles.changes(&Roles::of(config));
+        if !changes.is_empty() {
+            return Err(ScoreError::EventRoles {
+                changes,
+                model_id: artifact.model_id.clone(),
+            });
+        }
+        Scorer::new(artifact, &catalog::catalog(config, &levels_in(&artifact.features)))
+    }
+
     /// Checks that `available` (the features a config or a table provides) holds every feature of the model
     /// under the same name and definition.
     pub fn new(artifact: &'a Artifact, available: &[FeatureDef]) -> Result<Self, ScoreError> {

@@ -3,15 +3,18 @@
 //!
 //! The artifact holds no clock time and no path, and `model_id` is a hash of its own content, so the same
 //! inputs, settings and seed give a byte-identical directory. The directory is written beside its
-//! destination and renamed into place, so a crash never leaves a half-written model.
+//! destination and renamed into place, so a crash never leaves a half-written model. [`Artifact::load`]
+//! refuses a file whose content does not hash to its `model_id` (edited or damaged), then checks every
+//! part's shapes and numbers ([`Artifact::check`]), so a model that loads scores without NaN or panic.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use pql_features::FeatureDef;
+use pql_features::{FeatureDef, Roles};
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::Calibration;
+use crate::check::{self, FieldError};
 use crate::importance::{Dependence, Importance};
 use crate::matrix::LabelledMatrix;
 use crate::metrics::{Curves, Metrics};
@@ -24,7 +27,7 @@ use crate::training::{BacktestRow, CandidateResult, Part, ThresholdPolicy, Train
 pub const PROFILE_ROWS: usize = 100_000;
 
 /// The artifact format this pql writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Where the training data came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +42,8 @@ pub struct Provenance {
     pub validation: Part,
     /// Hash of the `pql.toml` text.
     pub config_hash: String,
+    /// The event roles the features were computed with; scoring refuses a config with other roles.
+    pub event_roles: Roles,
     /// Hash of the labelled rows (snapshots, labels and every feature value).
     pub data_fingerprint: String,
     /// Seed of the random choices.
@@ -105,6 +110,28 @@ pub enum ArtifactError {
         /// What is wrong.
         message: String,
     },
+    /// The content does not hash to the file's `model_id`.
+    #[error(
+        "{}: model_id {model_id} does not match its content (hash {content_id}); the file was edited or \
+         damaged: retrain, or restore it",
+        .path.display()
+    )]
+    Edited {
+        /// The file.
+        path: PathBuf,
+        /// The id the file states.
+        model_id: String,
+        /// The hash of its content.
+        content_id: String,
+    },
+    /// A field cannot be used to score (see [`Artifact::check`]).
+    #[error("{}: {source}", .path.display())]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// The field and what is wrong with it.
+        source: FieldError,
+    },
 }
 
 impl Artifact {
@@ -114,6 +141,7 @@ impl Artifact {
         features: Vec<FeatureDef>,
         rows: &LabelledMatrix,
         config_text: &str,
+        event_roles: Roles,
         seed: u64,
         horizon_days: u32,
     ) -> Artifact {
@@ -133,6 +161,7 @@ impl Artifact {
                 fit: trained.fit_part,
                 validation: trained.validation_part,
                 config_hash: hex(fnv1a(config_text.bytes())),
+                event_roles,
                 data_fingerprint: hex(fingerprint(rows)),
                 seed,
             },
@@ -150,8 +179,61 @@ impl Artifact {
             },
         };
         artifact.profile = artifact.profile_of(rows);
-        artifact.model_id = hex(fnv1a(artifact.to_json().bytes()));
+        artifact.model_id = artifact.content_id();
         artifact
+    }
+
+    /// The hash of the content, `model_id` left empty: the `model_id` of an intact artifact.
+    pub fn content_id(&self) -> String {
+        let mut content = self.clone();
+        content.model_id.clear();
+        hex(fnv1a(content.to_json().bytes()))
+    }
+
+    /// Refuses an artifact that would score wrongly or panic, naming the field: no features or two of a
+    /// name, a family that disagrees with the model, or a part (`model`, `calibration`, `thresholds`,
+    /// `profile`, `importances`) that does not fit the features or holds numbers out of range.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let n = self.features.len();
+        if n == 0 {
+            return Err(FieldError::new(
+                "features",
+                "empty (a model needs at least one feature)",
+            ));
+        }
+        for (j, feature) in self.features.iter().enumerate() {
+            if self.features[..j].iter().any(|f| f.name == feature.name) {
+                return Err(FieldError::new(
+                    format!("features[{j}].name"),
+                    format!("`{}` appears twice", feature.name),
+                ));
+            }
+        }
+        for (field, kind) in [
+            ("model.kind", self.model.kind()),
+            ("settings.kind", self.settings.kind()),
+        ] {
+            if kind != self.kind {
+                return Err(FieldError::new(
+                    field,
+                    format!("`{kind}`, but the model is `{}`", self.kind),
+                ));
+            }
+        }
+        self.model.check(n).map_err(|e| e.within("model"))?;
+        self.calibration.check().map_err(|e| e.within("calibration"))?;
+        self.thresholds.check().map_err(|e| e.within("thresholds"))?;
+        self.profile.check(n).map_err(|e| e.within("profile"))?;
+        check::one_per_feature("importances", self.importances.len(), n)?;
+        for (j, (importance, feature)) in self.importances.iter().zip(&self.features).enumerate() {
+            if importance.feature != feature.name {
+                return Err(FieldError::new(
+                    format!("importances[{j}].feature"),
+                    format!("`{}`, but features[{j}] is `{}`", importance.feature, feature.name),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The distributions of the latest training snapshot (the population most like the next ones scored;
@@ -238,7 +320,8 @@ impl Artifact {
         }
     }
 
-    /// Reads `model.json`, given it or its directory.
+    /// Reads `model.json`, given it or its directory, and refuses it unless its content hashes to its
+    /// `model_id` and it passes [`Artifact::check`].
     pub fn load(path: &Path) -> Result<Artifact, ArtifactError> {
         let path = if path.is_dir() {
             path.join("model.json")
@@ -265,7 +348,20 @@ impl Artifact {
             }
             Some(_) => {}
         }
-        serde_json::from_value(value).map_err(|e| invalid(format!("damaged model file: {e}")))
+        let artifact: Artifact =
+            serde_json::from_value(value).map_err(|e| invalid(format!("damaged model file: {e}")))?;
+        let content_id = artifact.content_id();
+        if content_id != artifact.model_id {
+            return Err(ArtifactError::Edited {
+                path,
+                model_id: artifact.model_id,
+                content_id,
+            });
+        }
+        artifact
+            .check()
+            .map_err(|source| ArtifactError::Field { path, source })?;
+        Ok(artifact)
     }
 
     /// `metrics.json`: the numbers an analyst compares across models.

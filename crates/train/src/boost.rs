@@ -42,6 +42,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2, Axis, Zip};
 use rayon::slice::{ParallelSlice, ParallelSliceMut};
 use serde::{Deserialize, Serialize};
 
+use crate::check::{self, FieldError};
 use crate::logistic::sigmoid;
 
 /// Rows the bin cuts are computed from, at most.
@@ -285,7 +286,85 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// Refuses a tree that cannot score `features` columns: no nodes, a split testing a column `>=
+    /// features`, a child index that is not a later node (which could loop), a node that is not the child of
+    /// exactly one split, a split whose cover is not its children's, or a number that is not finite.
+    pub fn check(&self, features: usize) -> Result<(), FieldError> {
+        let nodes = &self.nodes;
+        if nodes.is_empty() {
+            return Err(FieldError::new("nodes", "empty (a tree needs at least one leaf)"));
+        }
+        let cover = |k: usize| match nodes[k] {
+            Node::Split { rows, .. } | Node::Leaf { rows, .. } => u64::from(rows),
+        };
+        let mut parents = vec![0usize; nodes.len()];
+        for (i, node) in nodes.iter().enumerate() {
+            let field = |name: &str| format!("nodes[{i}].{name}");
+            match *node {
+                Node::Leaf { value, .. } => check::finite(&field("value"), value)?,
+                Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                    gain,
+                    ..
+                } => {
+                    if feature >= features {
+                        return Err(FieldError::new(
+                            field("feature"),
+                            format!("{feature} >= {features} features"),
+                        ));
+                    }
+                    check::finite(&field("threshold"), threshold)?;
+                    check::finite(&field("gain"), gain)?;
+                    for (name, child) in [("left", left), ("right", right)] {
+                        if child <= i || child >= nodes.len() {
+                            return Err(FieldError::new(
+                                field(name),
+                                format!("{child} (a child is a later node, {} to {})", i + 1, nodes.len() - 1),
+                            ));
+                        }
+                        parents[child] += 1;
+                    }
+                }
+            }
+        }
+        if let Some(k) = parents.iter().skip(1).position(|&p| p != 1) {
+            return Err(FieldError::new(
+                format!("nodes[{}]", k + 1),
+                format!(
+                    "the child of {} splits (every node but the root has one parent)",
+                    parents[k + 1]
+                ),
+            ));
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            if let Node::Split { left, right, rows, .. } = *node {
+                if rows == 0 || u64::from(rows) != cover(left) + cover(right) {
+                    return Err(FieldError::new(
+                        format!("nodes[{i}].rows"),
+                        format!("{rows}, but its children hold {} + {}", cover(left), cover(right)),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Boosted {
+    /// Refuses a model that cannot score `features` columns: a base score that is not finite, or a tree
+    /// that fails [`Tree::check`].
+    pub fn check(&self, features: usize) -> Result<(), FieldError> {
+        check::finite("base_score", self.base_score)?;
+        for (t, tree) in self.trees.iter().enumerate() {
+            tree.check(features).map_err(|e| e.within(&format!("trees[{t}]")))?;
+        }
+        Ok(())
+    }
+
     /// The probability of conversion for each row (rows in parallel).
     ///
     /// # Panics

@@ -6,6 +6,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::check::{self, FieldError};
 use crate::logistic::{LogisticError, LogisticParams};
 
 /// A fitted calibration map.
@@ -94,6 +95,34 @@ impl Calibration {
         Calibration::Isotonic {
             raw: unique.iter().map(|u| u.0).collect(),
             calibrated: unique.iter().map(|u| u.1.clamp(0.0, 1.0)).collect(),
+        }
+    }
+
+    /// Refuses a map that cannot calibrate: Platt numbers that are not finite; isotonic points that are
+    /// missing, unpaired, not strictly increasing in `raw`, or not non-decreasing probabilities.
+    pub fn check(&self) -> Result<(), FieldError> {
+        match self {
+            Calibration::Platt { slope, intercept } => {
+                check::finite("slope", *slope)?;
+                check::finite("intercept", *intercept)
+            }
+            Calibration::Isotonic { raw, calibrated } => {
+                if raw.is_empty() {
+                    return Err(FieldError::new("raw", "empty (isotonic calibration needs a point)"));
+                }
+                if calibrated.len() != raw.len() {
+                    return Err(FieldError::new(
+                        "calibrated",
+                        format!("{} values for {} raw points", calibrated.len(), raw.len()),
+                    ));
+                }
+                check::increasing("raw", raw)?;
+                check::all_probabilities("calibrated", calibrated)?;
+                match calibrated.windows(2).position(|w| w[0] > w[1]) {
+                    None => Ok(()),
+                    Some(i) => Err(FieldError::new("calibrated", format!("decreasing at {}", i + 1))),
+                }
+            }
         }
     }
 

@@ -5,13 +5,14 @@
 //! as `models/<model_id>/`. The parts: [`matrix`] (feature tables to `ndarray` matrices), [`split`]
 //! (validation by time), [`logistic`] and [`select`] (L2 logistic regression and its penalty), [`boost`]
 //! (gradient-boosted trees), [`model`] (either, as plain numbers), [`explain`] (per-row contributions),
-//! [`calibration`] (Platt and isotonic), [`metrics`], [`importance`] and [`rules`]; [`profile`] keeps the
+//! [`calibration`] (Platt and isotonic), [`check`] (a loaded model's fields), [`metrics`], [`importance`] and [`rules`]; [`profile`] keeps the
 //! training distributions for drift checks; [`registry`] lists the models of a folder and names the champion. Metrics, the regression and calibration are checked against
 //! scikit-learn.
 
 pub mod artifact;
 pub mod boost;
 pub mod calibration;
+pub mod check;
 pub mod explain;
 pub mod importance;
 pub mod logistic;

@@ -5,6 +5,7 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use crate::boost::{BoostParams, Boosted};
+use crate::check::{self, FieldError};
 use crate::logistic::{sigmoid, LogisticParams};
 use crate::matrix::{FeatureColumns, LabelledMatrix, Standardizer};
 use rayon::prelude::*;
@@ -70,6 +71,29 @@ impl LinearModel {
         let offset = self.intercept - weights.iter().zip(&s.means).map(|(w, mean)| w * mean).sum::<f64>();
         (weights, offset)
     }
+
+    /// Refuses a model that cannot score `features` columns: one finite weight, mean and positive scale per
+    /// feature, a finite intercept and L2 strength.
+    pub fn check(&self, features: usize) -> Result<(), FieldError> {
+        let s = &self.standardizer;
+        check::finite("l2", self.l2)?;
+        check::finite("intercept", self.intercept)?;
+        for (field, values) in [
+            ("weights", &self.weights),
+            ("standardizer.means", &s.means),
+            ("standardizer.scales", &s.scales),
+        ] {
+            check::one_per_feature(field, values.len(), features)?;
+            check::all_finite(field, values)?;
+        }
+        match s.scales.iter().position(|&scale| scale <= 0.0) {
+            Some(j) => Err(FieldError::new(
+                format!("standardizer.scales[{j}]"),
+                format!("{} (must be positive and finite)", s.scales[j]),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A fitted model. Its probabilities are raw (before calibration).
@@ -134,6 +158,15 @@ impl Settings {
 }
 
 impl Model {
+    /// Refuses a model that cannot score `features` columns (see [`LinearModel::check`] and
+    /// [`Boosted::check`]); fields are named from the model's root.
+    pub fn check(&self, features: usize) -> Result<(), FieldError> {
+        match self {
+            Model::Logistic(m) => m.check(features),
+            Model::Boosted(b) => b.check(features),
+        }
+    }
+
     /// Raw probabilities for the rows of checked feature columns (in the model's order), without copying
     /// them into a matrix: the linear model adds one contiguous column at a time, the trees walk blocks of
     /// gathered rows; both in parallel over blocks of rows.

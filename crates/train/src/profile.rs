@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::{self, FieldError};
+
 /// Bins per distribution (deciles; fewer when values repeat).
 pub const BINS: usize = 10;
 
@@ -63,6 +65,19 @@ impl Distribution {
             })
             .sum()
     }
+
+    /// Refuses a distribution drift cannot be measured against: edges not strictly increasing, or shares
+    /// that are not one per bin, each in `[0, 1]`.
+    pub fn check(&self) -> Result<(), FieldError> {
+        check::increasing("edges", &self.edges)?;
+        if self.shares.len() != self.edges.len() + 1 {
+            return Err(FieldError::new(
+                "shares",
+                format!("{} values for {} bins", self.shares.len(), self.edges.len() + 1),
+            ));
+        }
+        check::all_probabilities("shares", &self.shares)
+    }
 }
 
 /// The training data's distributions.
@@ -74,6 +89,17 @@ pub struct Profile {
     pub features: Vec<Distribution>,
     /// The calibrated probability's.
     pub probability: Distribution,
+}
+
+impl Profile {
+    /// Refuses a profile that does not hold one valid distribution per feature and one of the probability.
+    pub fn check(&self, features: usize) -> Result<(), FieldError> {
+        check::one_per_feature("features", self.features.len(), features)?;
+        for (j, distribution) in self.features.iter().enumerate() {
+            distribution.check().map_err(|e| e.within(&format!("features[{j}]")))?;
+        }
+        self.probability.check().map_err(|e| e.within("probability"))
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::boost::BoostParams;
 use crate::calibration::Calibration;
+use crate::check::{self, FieldError};
 use crate::importance::{self, Dependence, Importance};
 use crate::matrix::{LabelledMatrix, MatrixError};
 use crate::metrics::{Curves, Metrics};
@@ -184,6 +185,26 @@ pub struct ThresholdPolicy {
 }
 
 impl ThresholdPolicy {
+    /// Refuses thresholds that cannot set tiers: shares or probabilities outside `[0, 1]` (or NaN), or a
+    /// warm threshold above the PQL one.
+    pub fn check(&self) -> Result<(), FieldError> {
+        for (field, value) in [
+            ("pql_share", self.pql_share),
+            ("pql_threshold", self.pql_threshold),
+            ("warm_share", self.warm_share),
+            ("warm_threshold", self.warm_threshold),
+        ] {
+            check::probability(field, value)?;
+        }
+        if self.warm_threshold > self.pql_threshold {
+            return Err(FieldError::new(
+                "warm_threshold",
+                format!("{} is above pql_threshold {}", self.warm_threshold, self.pql_threshold),
+            ));
+        }
+        Ok(())
+    }
+
     /// The default policy (top 10% hot, top 30% warm) on calibrated scores.
     fn from_scores(scores: &[f64]) -> ThresholdPolicy {
         let mut sorted = scores.to_vec();

@@ -2,9 +2,12 @@
 //! determinism of the artifact, and clear errors.
 
 use ndarray::Array2;
+use pql_features::{FeatureDef, Roles};
 use pql_train::artifact::Artifact;
+use pql_train::boost::Node;
+use pql_train::calibration::Calibration;
 use pql_train::matrix::LabelledMatrix;
-use pql_train::model::{ModelChoice, ModelKind, Settings};
+use pql_train::model::{Model, ModelChoice, ModelKind, Settings};
 use pql_train::registry::{sanity_problems, Evaluation};
 use pql_train::{train, TrainError, TrainParams};
 use rand::{Rng, SeedableRng};
@@ -33,6 +36,26 @@ fn snapshots(weeks: i64, per_week: usize, rate: f64, seed: u64) -> LabelledMatri
         as_of: (0..n).map(|i| MONDAY + (i / per_week) as i64 * 7 * DAY).collect(),
         names: ["usage", "seats", "integrations", "noise"].map(String::from).to_vec(),
     }
+}
+
+/// Four definitions from the sample's dictionary, named as the columns of [`snapshots`].
+fn defs() -> Vec<FeatureDef> {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample/pql.toml");
+    let mut defs = pql_features::describe(&pql_data::Config::load(sample).unwrap()).unwrap();
+    defs.truncate(4);
+    for (def, name) in defs.iter_mut().zip(["usage", "seats", "integrations", "noise"]) {
+        def.name = name.to_string();
+    }
+    defs
+}
+
+/// The artifact of one family trained on `rows`.
+fn artifact_of(kind: ModelKind, rows: &LabelledMatrix) -> Artifact {
+    let mut p = params();
+    p.choice = ModelChoice::Only(kind);
+    p.boost = p.boost.max_trees(20);
+    let trained = train(rows, &[], &p).unwrap();
+    Artifact::new(trained, defs(), rows, "[label]\n", Roles::default(), 42, 30)
 }
 
 fn params() -> TrainParams {
@@ -159,7 +182,7 @@ fn the_artifact_is_byte_identical_across_runs_and_round_trips() {
     let mut bytes = Vec::new();
     for run in 0..2 {
         let trained = train(&rows, &[], &params()).unwrap();
-        let artifact = Artifact::new(trained, Vec::new(), &rows, "[label]\n", 42, 30);
+        let artifact = Artifact::new(trained, defs(), &rows, "[label]\n", Roles::default(), 42, 30);
         let path = artifact.save(&dir.path().join(format!("run{run}"))).unwrap();
         ids.push(artifact.model_id.clone());
         bytes.push(["model.json", "metrics.json", "importances.csv"].map(|f| std::fs::read(path.join(f)).unwrap()));
@@ -187,7 +210,7 @@ fn damaged_and_future_artifacts_are_refused_clearly() {
         err.contains("model format version 1; this pql"),
         "an older model asks to be retrained: {err}"
     );
-    std::fs::write(&path, "{\"format_version\": 3, \"kind\": \"boosted\"}").unwrap();
+    std::fs::write(&path, "{\"format_version\": 4, \"kind\": \"boosted\"}").unwrap();
     let err = Artifact::load(&path).unwrap_err().to_string();
     assert!(err.contains("damaged model file: missing field"), "{err}");
     std::fs::write(&path, "[]").unwrap();
@@ -232,15 +255,10 @@ fn one_class_no_rows_and_too_few_positives_are_refused_clearly() {
 
 #[test]
 fn a_challenger_that_lacks_or_flattens_a_feature_or_is_miscalibrated_fails_the_sanity_checks() {
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/sample/pql.toml");
-    let mut defs = pql_features::describe(&pql_data::Config::load(sample).unwrap()).unwrap();
-    defs.truncate(4);
-    for (def, name) in defs.iter_mut().zip(["usage", "seats", "integrations", "noise"]) {
-        def.name = name.to_string();
-    }
+    let defs = defs();
     let artifact = |rows: &LabelledMatrix| {
         let trained = train(rows, &[], &params()).unwrap();
-        Artifact::new(trained, defs.clone(), rows, "[label]\n", 42, 30)
+        Artifact::new(trained, defs.clone(), rows, "[label]\n", Roles::default(), 42, 30)
     };
     let rows = snapshots(12, 1000, 0.1, 6);
     let champion = artifact(&rows);
@@ -276,5 +294,225 @@ fn a_challenger_that_lacks_or_flattens_a_feature_or_is_miscalibrated_fails_the_s
     assert_eq!(
         problems,
         ["its calibration error 0.0800 on the comparison snapshots is above 0.05"]
+    );
+}
+
+/// `artifact` written to a fresh `model.json` after `edit` changed its JSON, with `model_id` derived again
+/// as training derives it (so the hash passes and only the structure checks can refuse it); the error of
+/// loading it.
+fn load_edited(artifact: &Artifact, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut value = serde_json::to_value(artifact).unwrap();
+    edit(&mut value);
+    let mut edited: Artifact = serde_json::from_value(value).unwrap();
+    edited.model_id = edited.content_id();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    match Artifact::load(&path) {
+        Ok(_) => panic!("the edited model loaded"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn an_edited_model_json_is_refused_by_its_hash() {
+    let artifact = artifact_of(ModelKind::Logistic, &snapshots(12, 1000, 0.1, 6));
+    let dir = tempfile::tempdir().unwrap();
+    let path = artifact.save(dir.path()).unwrap();
+    assert_eq!(Artifact::load(&path).unwrap(), artifact);
+    let mut value: serde_json::Value = serde_json::to_value(&artifact).unwrap();
+    let intercept = value["model"]["intercept"].as_f64().unwrap();
+    value["model"]["intercept"] = (-intercept).into();
+    std::fs::write(path.join("model.json"), serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let err = Artifact::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "model.json: model_id {} does not match its content (hash ",
+            artifact.model_id
+        )),
+        "{err}"
+    );
+    assert!(err.contains("the file was edited or damaged"), "{err}");
+}
+
+#[test]
+fn shortened_or_empty_weights_and_zero_scales_of_a_logistic_model_are_refused_naming_the_field() {
+    let artifact = artifact_of(ModelKind::Logistic, &snapshots(12, 1000, 0.1, 6));
+    let model = |edit: fn(&mut serde_json::Value)| load_edited(&artifact, |v| edit(&mut v["model"]));
+    let err = model(|m| {
+        m["weights"].as_array_mut().unwrap().pop();
+    });
+    assert!(
+        err.ends_with("model.json: model.weights: 3 values for 4 features"),
+        "{err}"
+    );
+    let err = model(|m| m["weights"] = serde_json::json!([]));
+    assert!(err.ends_with("model.weights: 0 values for 4 features"), "{err}");
+    let err = model(|m| {
+        m["standardizer"]["means"].as_array_mut().unwrap().pop();
+    });
+    assert!(
+        err.ends_with("model.standardizer.means: 3 values for 4 features"),
+        "{err}"
+    );
+    let err = model(|m| m["standardizer"]["scales"][2] = 0.0.into());
+    assert!(
+        err.ends_with("model.standardizer.scales[2]: 0 (must be positive and finite)"),
+        "{err}"
+    );
+    let err = load_edited(&artifact, |v| {
+        v["features"].as_array_mut().unwrap().pop();
+    });
+    assert!(err.ends_with("model.weights: 4 values for 3 features"), "{err}");
+    let err = load_edited(&artifact, |v| v["features"] = serde_json::json!([]));
+    assert!(
+        err.ends_with("features: empty (a model needs at least one feature)"),
+        "{err}"
+    );
+    let err = load_edited(&artifact, |v| {
+        v["profile"]["features"].as_array_mut().unwrap().pop();
+    });
+    assert!(err.ends_with("profile.features: 3 values for 4 features"), "{err}");
+    let err = load_edited(&artifact, |v| v["importances"][1]["feature"] = "usage".into());
+    assert!(
+        err.ends_with("importances[1].feature: `usage`, but features[1] is `seats`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn numbers_that_are_not_finite_or_out_of_range_are_refused_naming_the_field() {
+    // JSON has no NaN, so these are artifacts built by hand (or by a future writer), checked as load does.
+    let artifact = artifact_of(ModelKind::Logistic, &snapshots(12, 1000, 0.1, 6));
+    let check = |edit: &dyn Fn(&mut Artifact)| {
+        let mut edited = artifact.clone();
+        edit(&mut edited);
+        edited.check().unwrap_err().to_string()
+    };
+    assert_eq!(
+        check(&|a| {
+            if let Model::Logistic(m) = &mut a.model {
+                m.intercept = f64::NAN;
+            }
+        }),
+        "model.intercept: NaN (must be finite)"
+    );
+    assert_eq!(
+        check(&|a| {
+            if let Model::Logistic(m) = &mut a.model {
+                m.weights[1] = f64::INFINITY;
+            }
+        }),
+        "model.weights[1]: inf (must be finite)"
+    );
+    assert_eq!(
+        check(&|a| a.thresholds.pql_threshold = f64::NAN),
+        "thresholds.pql_threshold: NaN (must be between 0 and 1)"
+    );
+    assert_eq!(
+        check(&|a| a.thresholds.warm_threshold = a.thresholds.pql_threshold + 0.01),
+        format!(
+            "thresholds.warm_threshold: {} is above pql_threshold {}",
+            artifact.thresholds.pql_threshold + 0.01,
+            artifact.thresholds.pql_threshold
+        )
+    );
+    assert_eq!(
+        check(&|a| {
+            a.calibration = Calibration::Platt {
+                slope: f64::NAN,
+                intercept: 0.0,
+            }
+        }),
+        "calibration.slope: NaN (must be finite)"
+    );
+    let isotonic = |raw: Vec<f64>, calibrated: Vec<f64>| Calibration::Isotonic { raw, calibrated };
+    assert_eq!(
+        check(&|a| a.calibration = isotonic(vec![0.1, 0.2, 0.2], vec![0.1, 0.2, 0.3])),
+        "calibration.raw: not increasing at 2"
+    );
+    assert_eq!(
+        check(&|a| a.calibration = isotonic(vec![0.1, 0.2], vec![0.1])),
+        "calibration.calibrated: 1 values for 2 raw points"
+    );
+    assert_eq!(
+        check(&|a| a.calibration = isotonic(vec![], vec![])),
+        "calibration.raw: empty (isotonic calibration needs a point)"
+    );
+    assert_eq!(
+        check(&|a| a.calibration = isotonic(vec![0.1, 0.2], vec![0.3, 1.5])),
+        "calibration.calibrated[1]: 1.5 (must be between 0 and 1)"
+    );
+    assert_eq!(
+        check(&|a| a.profile.probability.shares[0] = f64::NAN),
+        "profile.probability.shares[0]: NaN (must be between 0 and 1)"
+    );
+    assert_eq!(
+        check(&|a| a.kind = ModelKind::Boosted),
+        "model.kind: `logistic`, but the model is `boosted`"
+    );
+}
+
+#[test]
+fn trees_with_out_of_range_features_or_children_or_loops_are_refused_naming_the_node() {
+    let rows = snapshots(12, 1000, 0.1, 6);
+    let artifact = artifact_of(ModelKind::Boosted, &rows);
+    assert_eq!(artifact.check(), Ok(()));
+    let Model::Boosted(boosted) = &artifact.model else {
+        panic!("a boosted model")
+    };
+    let nodes = boosted.trees[4].nodes.len();
+    let split = |edit: fn(&mut serde_json::Value)| {
+        load_edited(&artifact, |v| edit(&mut v["model"]["trees"][4]["nodes"][0]["Split"]))
+    };
+    let err = split(|s| s["feature"] = 75.into());
+    assert!(
+        err.ends_with("model.trees[4].nodes[0].feature: 75 >= 4 features"),
+        "{err}"
+    );
+    let err = split(|s| s["left"] = 0.into());
+    assert!(
+        err.ends_with(&format!(
+            "model.trees[4].nodes[0].left: 0 (a child is a later node, 1 to {})",
+            nodes - 1
+        )),
+        "{err}"
+    );
+    let err = split(|s| s["right"] = 1000.into());
+    assert!(
+        err.contains("model.trees[4].nodes[0].right: 1000 (a child is a later node"),
+        "{err}"
+    );
+    let err = split(|s| s["rows"] = 3.into());
+    assert!(
+        err.contains("model.trees[4].nodes[0].rows: 3, but its children hold "),
+        "{err}"
+    );
+    // The root's right child made the same as its left: two parents for one node, none for another.
+    let err = load_edited(&artifact, |v| {
+        let root = &mut v["model"]["trees"][4]["nodes"][0]["Split"];
+        root["right"] = root["left"].clone();
+    });
+    assert!(err.contains("model.trees[4].nodes[1]: the child of 2 splits"), "{err}");
+    let err = load_edited(&artifact, |v| v["model"]["trees"][2]["nodes"] = serde_json::json!([]));
+    assert!(
+        err.ends_with("model.trees[2].nodes: empty (a tree needs at least one leaf)"),
+        "{err}"
+    );
+    let mut hand_built = artifact.clone();
+    if let Model::Boosted(b) = &mut hand_built.model {
+        let last = b.trees[0].nodes.len() - 1;
+        b.trees[0].nodes[last] = Node::Leaf {
+            value: f64::NAN,
+            rows: 1,
+        };
+    }
+    assert!(
+        hand_built
+            .check()
+            .unwrap_err()
+            .to_string()
+            .ends_with("value: NaN (must be finite)"),
+        "a NaN leaf"
     );
 }
