@@ -487,3 +487,252 @@ fn scoring_long_after_the_latest_event_warns_and_strict_fails() {
     assert!(fresh.status.success(), "{stderr}");
     assert!(!stderr.contains("stale"), "{stderr}");
 }
+
+/// A one-account CSV history whose events file is `events` (`pql.toml` names `events.csv`).
+fn csv_history(events: &str) -> Dir {
+    let dir = Dir::new();
+    dir.write(
+        "pql.toml",
+        "[inputs]\nevents = \"events.csv\"\naccounts = \"accounts.csv\"\nconversions = \"conversions.csv\"\n",
+    );
+    dir.write("accounts.csv", "account_id,signup_at\nA,2025-01-01\n");
+    dir.write("conversions.csv", "account_id,converted_at\n");
+    dir.write("events.csv", events);
+    dir
+}
+
+/// `n` well-formed event rows after a header, with row `bad` (1-based) replaced.
+fn events_with(n: usize, bad: usize, row: &str) -> String {
+    let mut text = String::from("account_id,user_id,event,timestamp\n");
+    for i in 1..=n {
+        if i == bad {
+            text.push_str(row);
+        } else {
+            text.push_str(&format!("A,u,task,2025-01-{:02}T10:00:00Z", i % 28 + 1));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn an_unterminated_csv_quote_is_one_line_naming_the_row() {
+    let dir = csv_history(&events_with(4000, 1500, "A,u,\"task,2025-01-02T10:00:00Z"));
+    let err = dir.pql_err(&["check", "--config", "pql.toml"]);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("events.csv: row 1500 has 3 fields where the header has 4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ragged_and_non_utf8_csv_rows_and_bad_ndjson_lines_are_named() {
+    let dir = csv_history(&events_with(50, 20, "A,u,task,2025-01-02T10:00:00Z,extra"));
+    let err = dir.pql_err(&["check", "--config", "pql.toml"]);
+    assert!(
+        err.contains("events.csv: row 20 has 5 fields where the header has 4"),
+        "{err}"
+    );
+
+    let mut latin1 = events_with(50, 30, "A,u\u{e9},task,2025-01-02T10:00:00Z").into_bytes();
+    let at = latin1.windows(2).position(|w| w == "\u{e9}".as_bytes()).unwrap();
+    latin1.splice(at..at + 2, [0xe9]); // é in Latin-1
+    std::fs::write(dir.join("events.csv"), latin1).unwrap();
+    let err = dir.pql_err(&["check", "--config", "pql.toml"]);
+    assert!(err.contains("events.csv: row 30 is not UTF-8 text"), "{err}");
+
+    let line = |day: usize| {
+        format!(r#"{{"account_id": "A", "user_id": "u", "event": "task", "timestamp": "2025-01-{day:02}T10:00:00Z"}}"#)
+    };
+    let mut lines: Vec<String> = (1..=20).map(line).collect();
+    lines[11] = lines[11].trim_end_matches('}').to_string();
+    dir.write("events.ndjson", &(lines.join("\n") + "\n"));
+    let config = std::fs::read_to_string(dir.join("pql.toml"))
+        .unwrap()
+        .replace("events.csv", "events.ndjson");
+    std::fs::write(dir.join("pql.toml"), config).unwrap();
+    let err = dir.pql_err(&["check", "--config", "pql.toml"]);
+    assert!(err.contains("events.ndjson: line 12 is not valid JSON"), "{err}");
+}
+
+#[test]
+fn a_missing_file_names_the_os_error_once() {
+    let dir = Dir::new();
+    let err = dir.pql_err(&["check", "--config", "nowhere.toml"]);
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    let dir = csv_history(&events_with(5, 0, ""));
+    std::fs::remove_file(dir.join("accounts.csv")).unwrap();
+    let err = dir.pql_err(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-01-06",
+        "--out",
+        "f.csv",
+    ]);
+    assert!(err.contains("accounts.csv"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
+
+#[test]
+fn check_parses_the_rules_and_warns_about_events_that_never_occur() {
+    let dir = csv_history(&events_with(5, 0, ""));
+    let config = std::fs::read_to_string(dir.join("pql.toml")).unwrap();
+    dir.write(
+        "pql.toml",
+        &format!(
+            "{config}[events]\nkey = [\"report_shared\"]\n\n[[rules]]\nname = \"busy\"\nwhen = \"events_7d >= 3\"\n"
+        ),
+    );
+    let out = dir.pql_ok(&["check", "--config", "pql.toml"]);
+    assert!(
+        out.contains("warning: events.key[0] names event `report_shared`, which never occurs"),
+        "{out}"
+    );
+    let features = dir.pql(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-01-06",
+        "--out",
+        "f.csv",
+    ]);
+    assert!(String::from_utf8_lossy(&features.stderr).contains("`report_shared`, which never occurs"));
+    let config = std::fs::read_to_string(dir.join("pql.toml")).unwrap();
+    std::fs::write(dir.join("pql.toml"), config.replace("events_7d >= 3", "events_7 >= 3")).unwrap();
+    let err = dir.pql_err(&["check", "--config", "pql.toml"]);
+    assert!(
+        err.contains("[[rules]]") && err.contains("rule `busy`") && err.contains("events_7"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_corrupt_parquet_part_in_a_folder_is_named() {
+    let dir = generated();
+    let events = read(&dir.join("data/events.parquet"));
+    let quarter = events.height() / 4;
+    for part in 0..4 {
+        let path = dir.join(&format!("parts/events/part-{part}.parquet"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut rows = events.slice(
+            (part * quarter) as i64,
+            quarter + if part == 3 { events.height() % 4 } else { 0 },
+        );
+        // Snappy, as pyarrow and Spark write by default: damage shows when a page is decompressed.
+        ParquetWriter::new(File::create(path).unwrap())
+            .with_compression(ParquetCompression::Snappy)
+            .finish(&mut rows)
+            .unwrap();
+    }
+    let mut bytes = std::fs::read(dir.join("parts/events/part-2.parquet")).unwrap();
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle - 500..middle + 500] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(dir.join("parts/events/part-2.parquet"), bytes).unwrap();
+    for table in ["accounts", "conversions"] {
+        std::fs::copy(
+            dir.join(&format!("data/{table}.parquet")),
+            dir.join(&format!("parts/{table}.parquet")),
+        )
+        .unwrap();
+    }
+    let config = std::fs::read_to_string(dir.join("data/pql.toml")).unwrap();
+    dir.write("parts/pql.toml", &config.replace("events.parquet", "events"));
+    for command in [
+        vec!["check", "--config", "parts/pql.toml"],
+        vec![
+            "features",
+            "--config",
+            "parts/pql.toml",
+            "--as-of",
+            "2025-03-03",
+            "--out",
+            "f.parquet",
+        ],
+    ] {
+        let err = dir.pql_err(&command);
+        assert!(err.contains("part-2.parquet"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn leftovers_of_a_killed_run_are_removed_and_outputs_get_the_umask_mode() {
+    let dir = generated_with(1500);
+    // What a killed run leaves: a partial output and a model staging folder of a process that is gone, and
+    // an old file from an earlier pql without a process id.
+    let gone = "4000000000"; // above any process id
+    dir.write(&format!(".pql-out-{gone}-x1.partial"), "half");
+    dir.write(&format!("models/.pql-model-{gone}-x2/model.json"), "{");
+    dir.write("models/.pql-fresh.partial", "recent, of no known run: kept a day");
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "data/pql.toml",
+        "--from",
+        "2025-01-06",
+        "--to",
+        "2025-04-21",
+        "--out",
+        "f.parquet",
+    ]);
+    dir.pql_ok(&[
+        "train",
+        "--config",
+        "data/pql.toml",
+        "--features",
+        "f.parquet",
+        "--out",
+        "models",
+        "--model",
+        "logistic",
+        "--backtest",
+        "0",
+    ]);
+    let left: Vec<String> = [dir.path(), &dir.join("models")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".pql-"))
+        .collect();
+    assert_eq!(left, [".pql-fresh.partial"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let plain = dir.write("plain.txt", "");
+        assert_eq!(
+            mode(&dir.join("f.parquet")),
+            mode(&plain),
+            "the umask decides, not 0600"
+        );
+    }
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused() {
+    let dir = generated();
+    let before = std::fs::read(dir.join("data/events.parquet")).unwrap();
+    for out in [
+        "data/events.parquet",
+        "data/pql.toml",
+        "./data/../data/accounts.parquet",
+    ] {
+        let err = dir.pql_err(&[
+            "features",
+            "--config",
+            "data/pql.toml",
+            "--as-of",
+            "2025-03-03",
+            "--out",
+            out,
+        ]);
+        assert!(err.contains("is an input of this command"), "{err}");
+    }
+    assert_eq!(std::fs::read(dir.join("data/events.parquet")).unwrap(), before);
+}

@@ -426,10 +426,54 @@ fn main() -> ExitCode {
     match run(cli.command, &ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, leaving out a cause its error already says (library errors often
+/// include their source's message, e.g. `cannot read x: No such file or directory (os error 2)`).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// Refuses an output path that names one of the config's inputs, the config itself, or another input of
+/// the command: writing it would destroy the data it is computed from.
+fn refuse_overwriting(out: &Path, config: Option<&Config>, others: &[&Path]) -> anyhow::Result<()> {
+    let Ok(out_file) = out.canonicalize() else {
+        return Ok(()); // a path that does not exist yet is no input
+    };
+    let mut inputs: Vec<PathBuf> = others.iter().map(|p| p.to_path_buf()).collect();
+    if let Some(config) = config {
+        inputs.push(config.source.clone());
+        for table in [
+            &config.inputs.events,
+            &config.inputs.accounts,
+            &config.inputs.conversions,
+        ] {
+            inputs.extend(pql_data::input::data_files(table).unwrap_or_default());
+        }
+    }
+    if let Some(input) = inputs.iter().find(|p| p.canonicalize().is_ok_and(|p| p == out_file)) {
+        anyhow::bail!(
+            "--out {} is an input of this command ({}): choose another output path",
+            out.display(),
+            input.display()
+        );
+    }
+    Ok(())
 }
 
 fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
@@ -806,6 +850,7 @@ fn features(
     out: &Path,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    refuse_overwriting(out, Some(config), &[])?;
     let builder = feature_builder(ui, config, snapshots, levels)?;
     let metadata = vec![
         ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
@@ -1236,6 +1281,16 @@ fn score(
     out: &Path,
 ) -> anyhow::Result<pql_score::Summary> {
     let started = Instant::now();
+    match &input {
+        FeatureInput::Events { config, .. } => {
+            refuse_overwriting(out, Some(config), &previous.into_iter().collect::<Vec<_>>())?
+        }
+        FeatureInput::Table { path, .. } => refuse_overwriting(
+            out,
+            None,
+            &[path.as_path()].into_iter().chain(previous).collect::<Vec<_>>(),
+        )?,
+    }
     let previous = previous.map(pql_score::read_previous_pqls).transpose()?;
     let when = match &input {
         FeatureInput::Events { as_of, .. } => format!(" as of {as_of}"),

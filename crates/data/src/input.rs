@@ -124,6 +124,28 @@ pub fn scan_events(config: &Config) -> Result<LazyFrame, InputError> {
     concat(frames, UnionArgs::default()).map_err(|e| unreadable(&config.inputs.events, e))
 }
 
+/// The error of the first events file that cannot be read whole, naming that file: for when a scan of a
+/// folder fails (polars' message names no file). Every value of the mapped columns is decoded, so this reads
+/// the files through; `None` when each reads on its own.
+pub fn unreadable_event_file(config: &Config) -> Option<InputError> {
+    let specs = event_specs(config);
+    for file in data_files(&config.inputs.events).ok()? {
+        let scan = match Format::of(&file) {
+            Some(Format::Parquet) => match scan_parquet(&file, &specs) {
+                Ok(Some(scan)) => scan,
+                Ok(None) => continue, // read eagerly, with its own errors
+                Err(err) => return Some(err),
+            },
+            _ => continue,
+        };
+        let every_value: Vec<Expr> = specs.iter().map(|s| col(s.name.as_str()).max()).collect();
+        if let Err(err) = scan.select(every_value).collect_with_engine(Engine::Streaming) {
+            return Some(unreadable(&file, err));
+        }
+    }
+    None
+}
+
 /// A lazy scan of a Parquet file converted to the contract, or `None` when its columns need the eager,
 /// checked conversion (text timestamps, unusual types).
 fn scan_parquet(path: &Path, specs: &[ColumnSpec]) -> Result<Option<LazyFrame>, InputError> {

@@ -1,5 +1,11 @@
 //! Atomic output: every file pql writes is written to a temporary file beside its destination and renamed
 //! into place only when complete, so a crash never leaves a half-written model, table or score file.
+//!
+//! Temporary files and folders are named `.pql-<kind>-<pid>-<random>`: a run that is killed leaves them
+//! behind, and the next run that writes into the same folder removes those of processes that no longer
+//! run (or, where that cannot be told, that are more than a day old). They get the modes of any new file
+//! or folder (0666 or 0777 less the umask), not the owner-only modes of temporary files, so the outputs
+//! renamed from them are readable as the umask allows.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -21,11 +27,82 @@ fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    tempfile::Builder::new()
-        .prefix(".pql-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(io)
+    staging_file(dir, "out").map_err(io)
+}
+
+/// The name start of this process's temporary files and folders of `kind`.
+fn staging_prefix(kind: &str) -> String {
+    format!(".pql-{kind}-{}-", std::process::id())
+}
+
+/// A temporary file in `dir`, to be renamed into place (mode 0666 less the umask). Leftovers of killed runs
+/// in `dir` are removed first.
+pub fn staging_file(dir: &Path, kind: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    remove_leftovers(dir);
+    let prefix = staging_prefix(kind);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".partial");
+    with_mode(&mut builder, 0o666);
+    builder.tempfile_in(dir)
+}
+
+/// A temporary folder in `dir`, to be renamed into place (mode 0777 less the umask). Leftovers of killed
+/// runs in `dir` are removed first.
+pub fn staging_dir(dir: &Path, kind: &str) -> std::io::Result<tempfile::TempDir> {
+    remove_leftovers(dir);
+    let prefix = staging_prefix(kind);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    with_mode(&mut builder, 0o777);
+    builder.tempdir_in(dir)
+}
+
+fn with_mode(builder: &mut tempfile::Builder, mode: u32) {
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+    #[cfg(not(unix))]
+    let _ = (builder, mode); // no modes: the folder's defaults apply
+}
+
+/// Removes the temporary files and folders in `dir` that runs no longer running left behind. Best effort:
+/// what cannot be removed stays for a later run.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(".pql-")) else {
+            continue;
+        };
+        if !is_leftover(rest, &entry) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        if removed.is_ok() {
+            tracing::info!(path = %path.display(), "removed what a killed pql run left behind");
+        }
+    }
+}
+
+/// Whether `.pql-<rest>` was left by a run that is gone: its process id (`<kind>-<pid>-…`) names no running
+/// process, or, where processes cannot be listed or the name holds no id, it is more than a day old.
+fn is_leftover(rest: &str, entry: &std::fs::DirEntry) -> bool {
+    let pid = rest.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+    let processes = Path::new("/proc/self").exists();
+    match pid {
+        Some(pid) if processes => pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists(),
+        _ => entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 86_400),
+    }
 }
 
 /// Writes `path` atomically: `write` fills a buffered temporary file in the same folder, which is flushed,

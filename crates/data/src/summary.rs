@@ -79,9 +79,11 @@ impl InputSummary {
                 event_counts,
             })
         };
-        summarise().map_err(|e| InputError::Unreadable {
-            path: config.inputs.events.clone(),
-            message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        summarise().map_err(|e| {
+            crate::input::unreadable_event_file(config).unwrap_or_else(|| InputError::Unreadable {
+                path: config.inputs.events.clone(),
+                message: e.to_string().lines().next().unwrap_or_default().to_string(),
+            })
         })
     }
 }

@@ -288,8 +288,17 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     };
     let mut pass = new_pass();
     let mut in_order = true;
-    'batches: for batch in scan.clone().collect_batches(Engine::Streaming, true, None, false)? {
-        let columns = EventColumns::of(batch?)?;
+    // A failing scan names no file: find the file that fails.
+    let named = |err: PolarsError| match pql_data::input::unreadable_event_file(config) {
+        Some(err) => FeatureError::Input(err),
+        None => FeatureError::Compute(err),
+    };
+    let batches = scan
+        .clone()
+        .collect_batches(Engine::Streaming, true, None, false)
+        .map_err(named)?;
+    'batches: for batch in batches {
+        let columns = EventColumns::of(batch.map_err(named)?)?;
         let (account, user, ev, ts) = columns.slices();
         for i in 0..columns.len() {
             if !pass.visit(account[i], user[i], ev[i], ts[i]) {
@@ -300,7 +309,11 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     }
     if !in_order {
         // Not in per-account time order: read everything, sort, and start over.
-        let columns = EventColumns::of(scan.collect_with_engine(Engine::Streaming)?.unwrap_single())?;
+        let columns = EventColumns::of(
+            scan.collect_with_engine(Engine::Streaming)
+                .map_err(named)?
+                .unwrap_single(),
+        )?;
         let (account, user, ev, ts) = columns.slices();
         let mut order: Vec<u32> = (0..columns.len() as u32).collect();
         order.par_sort_unstable_by_key(|&i| (index_of_code.get(account[i as usize]), ts[i as usize]));

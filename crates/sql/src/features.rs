@@ -13,7 +13,7 @@ use pql_data::config::{Config, LimitPeriod};
 use pql_features::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window, SESSION_GAP_MINUTES};
 use pql_features::{epoch_day, period_id, DAY_US, MAX_TS, MIN_TS};
 
-use crate::inputs::{add_inputs, Ctes};
+use crate::inputs::{add_inputs, add_observation, future_from, Ctes};
 use crate::{comment, number, Dialect, Relation};
 
 /// The engine's names of the three input tables (tables or views).
@@ -248,12 +248,14 @@ impl<'a> Compiler<'a> {
         };
         ctes.add(
             "events_clean",
-            "the events pql uses: named and timed, of a known account, not ignored, from 2000 to 2100, not before \
-             signup; exact duplicates once",
+            "the events pql uses: named and timed in years 1 to 9999, not in the future, of a known account, not \
+             ignored, not before signup; exact duplicates once",
             format!(
                 "SELECT DISTINCT e.account_id, e.user_id, e.event, e.ts\n  FROM events_in e\n  \
                  JOIN accounts_in a ON a.account_id = e.account_id\n  \
-                 WHERE e.event IS NOT NULL AND e.ts >= {MIN_TS} AND e.ts < {MAX_TS} AND e.ts >= a.signup{ignored}"
+                 WHERE e.event IS NOT NULL AND e.ts >= {MIN_TS} AND e.ts < {MAX_TS} AND e.ts <= {future}\n    \
+                 AND e.ts >= a.signup{ignored}",
+                future = future_from(d),
             ),
         );
 
@@ -283,22 +285,7 @@ impl<'a> Compiler<'a> {
                 key = self.is_in("event", &self.config.events.key),
             ),
         );
-        ctes.add(
-            "observation",
-            "the midnight ending the day of the latest event or conversion: a label needs its horizon to end by then",
-            format!(
-                "SELECT ({}) * {DAY_US} AS observation_end\n  \
-                 FROM (SELECT MAX(ts) AS latest FROM events_clean) e\n  \
-                 CROSS JOIN (SELECT MAX(converted) AS latest FROM conversions_in) c",
-                d.int_div(
-                    &format!(
-                        "CASE WHEN c.latest IS NULL OR e.latest > c.latest THEN e.latest ELSE c.latest END + {}",
-                        DAY_US - 1
-                    ),
-                    &DAY_US.to_string()
-                ),
-            ),
-        );
+        add_observation(&mut ctes, self.config, d, "SELECT MAX(ts) AS latest FROM events_clean");
 
         let mut daily_columns = vec![("SUM(session_start) AS sessions".to_string(), String::new())];
         for (k, set) in self.sets.iter().enumerate() {

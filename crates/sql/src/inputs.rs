@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use pql_data::config::{AttributeKind, Config};
-use pql_features::{MAX_TS, MIN_TS};
+use pql_features::{epoch_day, DAY_US, FUTURE_TOLERANCE_US, MAX_TS, MIN_TS};
 
 use crate::{comment, Dialect, Tables};
 
@@ -90,8 +90,34 @@ pub(crate) fn add_inputs(ctes: &mut Ctes, config: &Config, tables: &Tables, dial
     );
 }
 
+/// The instant (μs) after which an event counts as dated in the future: the engine's clock when the query
+/// runs (as pql's when it reads), plus pql's tolerance.
+pub(crate) fn future_from(dialect: Dialect) -> String {
+    format!("({} + {FUTURE_TOLERANCE_US})", dialect.epoch_us("CURRENT_TIMESTAMP"))
+}
+
+/// Adds `observation`: the observation end, as pql sets it: the midnight after `[label] observed_until`, or
+/// else the midnight ending the day of the latest event used (`latest`: a query of one column `latest`).
+pub(crate) fn add_observation(ctes: &mut Ctes, config: &Config, dialect: Dialect, latest: &str) {
+    match config.label.observed_until() {
+        Some(day) => ctes.add(
+            "observation",
+            "the midnight after [label] observed_until: a label needs its horizon to end by then",
+            format!("SELECT {} AS observation_end", (epoch_day(day) + 1) * DAY_US),
+        ),
+        None => ctes.add(
+            "observation",
+            "the midnight ending the day of the latest event used: a label needs its horizon to end by then",
+            format!(
+                "SELECT ({}) * {DAY_US} AS observation_end\n  FROM ({latest}) e",
+                dialect.int_div(&format!("e.latest + {}", DAY_US - 1), &DAY_US.to_string()),
+            ),
+        ),
+    }
+}
+
 /// The columns of [`input_report_query`], in order, with what each counts.
-pub const INPUT_REPORT_COLUMNS: [(&str, &str); 16] = [
+pub const INPUT_REPORT_COLUMNS: [(&str, &str); 18] = [
     ("events_read", "event rows read"),
     ("events_used", "event rows the features use"),
     ("ignored_events", "events named in events.ignore"),
@@ -108,7 +134,10 @@ pub const INPUT_REPORT_COLUMNS: [(&str, &str); 16] = [
         "duplicate_events",
         "exact repeats of an event (account, user, event, timestamp)",
     ),
-    ("events_out_of_range", "events dated before 2000 or from 2100 on"),
+    (
+        "events_in_future",
+        "events dated more than a day after the engine's clock",
+    ),
     ("accounts", "account rows read"),
     ("conversions_read", "conversion rows read"),
     (
@@ -119,6 +148,14 @@ pub const INPUT_REPORT_COLUMNS: [(&str, &str); 16] = [
     (
         "conversions_before_signup",
         "accounts whose first conversion precedes their signup",
+    ),
+    (
+        "conversions_after_observation_end",
+        "conversions of known accounts after the observation end",
+    ),
+    (
+        "events_out_of_range",
+        "events outside years 1 to 9999 (pql refuses them)",
     ),
     (
         "accounts_missing_values",
@@ -157,11 +194,13 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
              CASE WHEN e.account_id IS NULL OR e.event IS NULL OR e.ts IS NULL THEN 'missing_values'\n      \
              WHEN {ignored} THEN 'ignored'\n      \
              WHEN e.ts < {MIN_TS} OR e.ts >= {MAX_TS} THEN 'out_of_range'\n      \
+             WHEN e.ts > {future} THEN 'in_future'\n      \
              WHEN a.account_id IS NULL THEN 'unknown_account'\n      \
              WHEN e.ts >= a.signup THEN 'used'\n      \
              ELSE 'before_signup' END AS fate\n  \
              FROM events_in e\n  LEFT JOIN known_accounts a ON a.account_id = e.account_id",
             ignored = dialect.is_in("e.event", &config.events.ignore),
+            future = future_from(dialect),
         ),
     );
     ctes.add(
@@ -173,6 +212,7 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
          SUM(CASE WHEN fate = 'unknown_account' THEN 1 ELSE 0 END) AS events_of_unknown_accounts,\n    \
          SUM(CASE WHEN fate = 'before_signup' THEN 1 ELSE 0 END) AS events_before_signup,\n    \
          SUM(CASE WHEN fate = 'out_of_range' THEN 1 ELSE 0 END) AS events_out_of_range,\n    \
+         SUM(CASE WHEN fate = 'in_future' THEN 1 ELSE 0 END) AS events_in_future,\n    \
          SUM(CASE WHEN fate = 'used' THEN 1 ELSE 0 END) AS events_kept\n  \
          FROM event_fates"
             .into(),
@@ -214,6 +254,20 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
          ON c.account_id = a.account_id\n  WHERE c.converted < a.signup"
             .into(),
     );
+    add_observation(
+        &mut ctes,
+        config,
+        dialect,
+        "SELECT MAX(ts) AS latest FROM event_fates WHERE fate = 'used'",
+    );
+    ctes.add(
+        "converted_late",
+        "conversions of known accounts after the observation end",
+        "SELECT COUNT(*) AS conversions_after_observation_end\n  \
+         FROM conversions_in c\n  JOIN known_accounts a ON a.account_id = c.account_id\n  \
+         CROSS JOIN observation o\n  WHERE c.converted > o.observation_end"
+            .into(),
+    );
     let mut select = String::new();
     for (i, (name, meaning)) in INPUT_REPORT_COLUMNS.iter().enumerate() {
         // Column names are unique across the joined counts.
@@ -230,7 +284,7 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
     }
     ctes.then(&format!(
         "SELECT{select}\nFROM event_counts\nCROSS JOIN used_events\nCROSS JOIN account_counts\n\
-         CROSS JOIN conversion_counts\nCROSS JOIN converted_early"
+         CROSS JOIN conversion_counts\nCROSS JOIN converted_early\nCROSS JOIN converted_late"
     ))
 }
 

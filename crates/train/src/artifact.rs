@@ -290,7 +290,7 @@ impl Artifact {
             move |source| ArtifactError::Io { path, source }
         };
         std::fs::create_dir_all(models).map_err(io(models))?;
-        let staging = staging(".pql-model-", 0o777).tempdir_in(models).map_err(io(models))?;
+        let staging = pql_data::output::staging_dir(models, "model").map_err(io(models))?;
         let files = [
             ("model.json", self.to_json()),
             ("metrics.json", self.metrics_json()),
@@ -408,18 +408,6 @@ impl Artifact {
         }
         csv
     }
-}
-
-/// A builder of a temporary file or directory (`mode` 0o666 or 0o777) that is renamed into place to stay:
-/// it gets `mode` less the umask, as any new file would, not `tempfile`'s owner-only default.
-pub(crate) fn staging(prefix: &str, mode: u32) -> tempfile::Builder<'_, 'static> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix);
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
-    #[cfg(not(unix))]
-    let _ = mode; // no modes: the folder's defaults apply
-    builder
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{staging, Artifact, ArtifactError};
+use crate::artifact::{Artifact, ArtifactError};
 use crate::model::ModelKind;
 
 /// The registry file's name inside a models folder.
@@ -158,7 +158,7 @@ impl Registry {
             path: path.clone(),
             source,
         };
-        let mut file = staging(".pql-registry-", 0o666).tempfile_in(models).map_err(io)?;
+        let mut file = pql_data::output::staging_file(models, "registry").map_err(io)?;
         let text = serde_json::to_string_pretty(self).expect("a registry is plain data");
         file.write_all(text.as_bytes()).map_err(io)?;
         file.as_file().sync_all().map_err(io)?;
