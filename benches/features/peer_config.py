@@ -1,13 +1,16 @@
 """Shared by the peer implementations: reading `pql.toml`, the snapshot dates, the command line and the
 output column names, as defined in docs/features.md and data/README.md.
 
-Only the configuration and the names live here; each peer computes the table on its own.
+Only the configuration, the names, the input report's wording and its refusal rule live here; each peer
+computes the table and the counts on its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +18,11 @@ from pathlib import Path
 US = 1_000_000
 DAY_US = 86_400 * US
 SESSION_GAP_US = 30 * 60 * US
-# Events before 2000-01-01 or from 2100-01-01 on are dropped as out of range.
-MIN_TS_US = int(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US
-MAX_TS_US = int(dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US
+# Times are used from year 1 to year 9999; a time outside is an error (there is no calendar range).
+MIN_TS_US = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days * DAY_US
+MAX_TS_US = ((dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days + 1) * DAY_US
+# Events dated more than this after the clock of the run are in the future (devices' clock skew allowed).
+FUTURE_TOLERANCE_US = DAY_US
 TOP_LEVELS = 10
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -49,6 +54,8 @@ class Config:
     limits: list[Limit]
     weekday: int  # Monday = 0
     horizon_days: int
+    observed_until: dt.date | None  # [label] observed_until: the last day the data holds in full
+    max_dropped_share: float  # [inputs] max_dropped_share
     reached: list[str] = field(default_factory=list)  # distinct reached events, in config order
 
     def non_product(self) -> set[str]:
@@ -92,6 +99,10 @@ def load_config(path: str | Path) -> Config:
         if l.reached_event is not None and l.reached_event not in reached:
             reached.append(l.reached_event)
     snapshots = raw.get("snapshots", {})
+    label = raw.get("label", {})
+    observed_until = label.get("observed_until")
+    if observed_until is not None:
+        observed_until = dt.date.fromisoformat(observed_until)
     cadence = snapshots.get("cadence", "weekly")
     if cadence != "weekly":
         raise SystemExit(f"{path}: unknown cadence {cadence!r}")
@@ -110,7 +121,9 @@ def load_config(path: str | Path) -> Config:
         ignore=list(events.get("ignore", [])),
         limits=limits,
         weekday=WEEKDAYS.index(snapshots.get("weekday", "monday")),
-        horizon_days=int(raw.get("label", {}).get("horizon_days", 30)),
+        horizon_days=int(label.get("horizon_days", 30)),
+        observed_until=observed_until,
+        max_dropped_share=float(inputs.get("max_dropped_share", 0.5)),
         reached=reached,
     )
 
@@ -141,6 +154,59 @@ def snapshot_dates(args: argparse.Namespace, config: Config) -> list[dt.date]:
 def date_to_us(d: dt.date) -> int:
     """Microseconds since the epoch of 00:00 UTC on a date."""
     return (d - dt.date(1970, 1, 1)).days * DAY_US
+
+
+def future_from_us() -> int:
+    """The instant (μs) after which an event is dated in the future: the clock of the run plus a day."""
+    return time.time_ns() // 1000 + FUTURE_TOLERANCE_US
+
+
+def observation_end_us(config: Config, latest_event_us: int) -> int:
+    """The observation end: the midnight after `[label] observed_until`, or else the midnight ending the day
+    of the latest event used (an event at midnight belongs to the day ending there)."""
+    if config.observed_until is not None:
+        return date_to_us(config.observed_until) + DAY_US
+    return -(-latest_event_us // DAY_US) * DAY_US
+
+
+def check_time_range(config: Config, first_us: int | None, last_us: int | None) -> None:
+    """Times outside years 1 to 9999 are an error, as in pql."""
+    for ts in (first_us, last_us):
+        if ts is not None and not MIN_TS_US <= ts < MAX_TS_US:
+            raise SystemExit(f"{config.events_path}: timestamp {ts} μs since the epoch is outside years 1 to 9999")
+
+
+# The input report, in pql's order: (key, what it counts). Each peer fills in the counts on its own.
+REPORT = [
+    ("events_read", "events read"),
+    ("events_used", "events used"),
+    ("ignored", "events ignored by the config"),
+    ("missing", "events with a missing account, event or timestamp (dropped)"),
+    ("future", "events dated more than a day after this run's clock (dropped)"),
+    ("unknown", "events of accounts missing from the accounts table (dropped)"),
+    ("before_signup", "events before their account's signup (dropped)"),
+    ("duplicate", "duplicate events (dropped)"),
+    ("conversions_read", "conversions read"),
+    ("conversions_unknown", "conversions of unknown accounts (dropped)"),
+    ("conversions_repeated", "repeated conversions (the first counts)"),
+    ("conversions_before_signup", "accounts converted before signup (never eligible)"),
+    ("conversions_after_end", "conversions after the observation end (no label reaches them)"),
+]
+
+
+def report_and_check(config: Config, counts: dict[str, int]) -> None:
+    """Prints the input report to stderr and refuses the run, as pql does, when the rules that lose data
+    (missing values, unknown accounts, before signup, in the future) drop more than `max_dropped_share` of
+    the event rows, or no event is left to use."""
+    print("; ".join(f"{what}: {counts[key]}" for key, what in REPORT), file=sys.stderr, flush=True)
+    dropped = sum(counts[k] for k in ("missing", "unknown", "before_signup", "future"))
+    share = dropped / max(counts["events_read"], 1)
+    if counts["events_used"] == 0 or share > config.max_dropped_share:
+        raise SystemExit(
+            f"{config.events_path}: {counts['events_used']} events used; {dropped} of {counts['events_read']} "
+            f"event rows ({100 * share:.1f}%) dropped, more than [inputs] max_dropped_share = "
+            f"{config.max_dropped_share} allows, or none left"
+        )
 
 
 def model_levels(path: str | Path) -> dict[str, list[str]]:

@@ -5,8 +5,10 @@ SQL query (built from the config) and written by DuckDB's `COPY ... TO` as Parqu
     python peer_duckdb.py --config pql.toml --from 2025-05-05 --to 2025-06-23 --out features.parquet
     python peer_duckdb.py --config pql.toml --as-of 2025-03-03 --out features.parquet
 
-Besides the query, one small query over the accounts table finds the top levels of each categorical
-attribute, since they name output columns. DuckDB uses its default number of threads.
+Before the query, the accounts and the cleaned events are made temporary tables, one aggregate query
+counts the input problems (printed to stderr, and checked against `[inputs] max_dropped_share`), and one
+small query over the accounts finds the top levels of each categorical attribute, since they name output
+columns. DuckDB uses its default number of threads.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ import duckdb
 
 from peer_config import (
     DAY_US,
-    MAX_TS_US,
-    MIN_TS_US,
     SESSION_GAP_US,
     TOP_LEVELS,
+    check_time_range,
     date_to_us,
     feature_names,
+    future_from_us,
     input_files,
     load_config,
     model_levels,
+    observation_end_us,
     parse_args,
+    report_and_check,
     snapshot_dates,
 )
 
@@ -73,21 +77,127 @@ def text(column: str) -> str:
     return f"CAST({ident(column)} AS VARCHAR)"
 
 
+def floor_div(x: str, d: int) -> str:
+    """Integer division rounding down, exact for BIGINT (DuckDB's `//` rounds toward zero, which is wrong
+    for times before 1970)."""
+    return f"(({x}) - ((({x}) % {d}) + {d}) % {d}) // {d}"
+
+
 def period_of(day: str, period: str) -> str:
     """The plan-limit period of the day ending at midnight number `day` (days since the epoch): the calendar
     week (Monday to Sunday) or month containing the date that day covers, as a number."""
     date = f"(DATE '1970-01-01' + CAST({day} - 1 AS INTEGER))"
     if period == "week":
-        return f"(({day} + 2) // 7)"  # 1970-01-01 was a Thursday
+        return floor_div(f"{day} + 2", 7)  # 1970-01-01 was a Thursday
     if period == "month":
         return f"(year({date}) * 12 + month({date}))"
     return "0"
 
 
-def build_query(cfg, dates, levels) -> str:
-    ec, ac, cc = cfg.event_cols, cfg.account_cols, cfg.conversion_cols
-    snaps = ", ".join(f"({date_to_us(d)}::BIGINT, {date_to_us(d) // DAY_US}::BIGINT)" for d in dates)
+def accounts_table(cfg) -> str:
+    """The accounts, numbered by `aid`."""
+    ac = cfg.account_cols
     attr_cols = "".join(f", {ident(name)}" for name, _ in cfg.attributes)
+    return f"""
+CREATE TEMP TABLE acc AS
+SELECT {text(ac['account_id'])} AS account_id, {ts_us(ac['signup_at'])} AS signup, row_number() OVER () AS aid{attr_cols}
+FROM {scan(cfg.accounts_path)}
+"""
+
+
+def raw_events(cfg) -> str:
+    """The events as read, under their contract names (`ts` in μs)."""
+    ec = cfg.event_cols
+    return f"""
+    SELECT {text(ec['account_id'])} AS account_id, nullif({text(ec['user_id'])}, '') AS user_id,
+           {text(ec['event'])} AS event, {ts_us(ec['timestamp'])} AS ts
+    FROM {scan(cfg.events_path)}"""
+
+
+def counts_query(cfg, future: int) -> str:
+    """Every event row under the first rule that drops it (missing values, ignored, in the future, unknown
+    account, before signup), the rows left (`kept`, before deduplication), and the earliest and latest time
+    of the rows that are neither missing nor ignored."""
+    return f"""
+WITH raw AS ({raw_events(cfg)}
+),
+fate AS (
+    SELECT r.ts, CASE
+        WHEN r.account_id IS NULL OR r.event IS NULL OR r.ts IS NULL THEN 'missing'
+        WHEN {is_in('r.event', cfg.ignore)} THEN 'ignored'
+        WHEN r.ts > {future} THEN 'future'
+        WHEN a.aid IS NULL THEN 'unknown'
+        WHEN r.ts < a.signup THEN 'before_signup'
+        ELSE 'kept' END AS fate
+    FROM raw r LEFT JOIN acc a ON a.account_id = r.account_id
+)
+SELECT
+    count(*) AS events_read,
+    count(*) FILTER (fate = 'missing') AS missing,
+    count(*) FILTER (fate = 'ignored') AS ignored,
+    count(*) FILTER (fate = 'future') AS future,
+    count(*) FILTER (fate = 'unknown') AS unknown,
+    count(*) FILTER (fate = 'before_signup') AS before_signup,
+    count(*) FILTER (fate = 'kept') AS kept,
+    min(ts) FILTER (fate NOT IN ('missing', 'ignored')) AS first_ts,
+    max(ts) FILTER (fate NOT IN ('missing', 'ignored')) AS last_ts
+FROM fate
+"""
+
+
+def conversion_counts_query(cfg) -> str:
+    """Conversion rows read, of unknown accounts, repeated, and the accounts converted before signup."""
+    cc = cfg.conversion_cols
+    return f"""
+WITH conv_read AS (
+    SELECT {text(cc['account_id'])} AS account_id, {ts_us(cc['converted_at'])} AS converted_at
+    FROM {scan(cfg.conversions_path)}
+),
+conv AS (
+    SELECT c.account_id, count(*) AS n, min(c.converted_at) AS first_conv, any_value(a.signup) AS signup
+    FROM conv_read c JOIN acc a USING (account_id) GROUP BY c.account_id
+)
+SELECT
+    (SELECT count(*) FROM conv_read) AS conversions_read,
+    (SELECT count(*) FROM conv_read WHERE account_id NOT IN (SELECT account_id FROM acc)) AS conversions_unknown,
+    (SELECT coalesce(sum(n - 1), 0) FROM conv) AS conversions_repeated,
+    (SELECT count(*) FROM conv WHERE first_conv < signup) AS conversions_before_signup
+"""
+
+
+def events_table(cfg, future: int) -> str:
+    """The events used: named and timed, not ignored, not in the future, of a known account, not before its
+    signup, without exact duplicates; with their day and session starts."""
+    return f"""
+CREATE TEMP TABLE ev AS
+WITH raw AS ({raw_events(cfg)}
+),
+clean AS (
+    SELECT DISTINCT a.aid, r.user_id, r.event, r.ts
+    FROM raw r JOIN acc a ON a.account_id = r.account_id
+    WHERE r.event IS NOT NULL AND r.ts IS NOT NULL AND {not_in('r.event', cfg.ignore)}
+      AND r.ts <= {future} AND r.ts >= a.signup
+)
+SELECT aid, user_id, event, ts,
+       {floor_div(f"ts + {DAY_US - 1}", DAY_US)} AS day,  -- the day (D - 1, D] ends at midnight number D
+       CASE WHEN ts - lag(ts) OVER (PARTITION BY aid ORDER BY ts) <= {SESSION_GAP_US}
+            THEN 0 ELSE 1 END AS new_session
+FROM clean
+"""
+
+
+def conversions_after_query(cfg, obs_end: int) -> str:
+    """Conversion rows of known accounts after the observation end."""
+    cc = cfg.conversion_cols
+    return f"""
+SELECT count(*) FROM {scan(cfg.conversions_path)}
+WHERE {text(cc['account_id'])} IN (SELECT account_id FROM acc) AND {ts_us(cc['converted_at'])} > {obs_end}
+"""
+
+
+def build_query(cfg, dates, levels, obs_end: int) -> str:
+    cc = cfg.conversion_cols
+    snaps = ", ".join(f"({date_to_us(d)}::BIGINT, {date_to_us(d) // DAY_US}::BIGINT)" for d in dates)
     product_filter = not_in("event", sorted(cfg.non_product()))
     key_filter = is_in("event", [k for k in cfg.key if cfg.is_key(k)])
     role_events = cfg.hand_raise + cfg.collaboration + cfg.reached
@@ -223,10 +333,6 @@ lim{i} AS (
     return f"""
 WITH
 snap(T, sday) AS (VALUES {snaps}),
-acc AS (
-    SELECT {text(ac['account_id'])} AS account_id, {ts_us(ac['signup_at'])} AS signup, row_number() OVER () AS aid{attr_cols}
-    FROM {scan(cfg.accounts_path)}
-),
 conv_read AS (
     SELECT {text(cc['account_id'])} AS account_id, {ts_us(cc['converted_at'])} AS converted_at
     FROM {scan(cfg.conversions_path)}
@@ -236,28 +342,6 @@ conv AS (
     FROM conv_read
     WHERE account_id IN (SELECT account_id FROM acc)
     GROUP BY account_id
-),
-raw AS (
-    SELECT {text(ec['account_id'])} AS account_id, nullif({text(ec['user_id'])}, '') AS user_id,
-           {text(ec['event'])} AS event, {ts_us(ec['timestamp'])} AS ts
-    FROM {scan(cfg.events_path)}
-    WHERE {not_in(text(ec['event']), cfg.ignore)}
-),
-clean AS (
-    SELECT DISTINCT a.aid, r.user_id, r.event, r.ts
-    FROM raw r JOIN acc a ON a.account_id = r.account_id
-    WHERE r.ts >= {MIN_TS_US} AND r.ts < {MAX_TS_US} AND r.ts >= a.signup
-),
-ev AS MATERIALIZED (
-    SELECT aid, user_id, event, ts,
-           (ts + {DAY_US - 1}) // {DAY_US} AS day,  -- the day (D - 1, D] ends at midnight number D
-           CASE WHEN ts - lag(ts) OVER (PARTITION BY aid ORDER BY ts) <= {SESSION_GAP_US}
-                THEN 0 ELSE 1 END AS new_session
-    FROM clean
-),
-obs AS (
-    SELECT ((greatest((SELECT max(ts) FROM ev), (SELECT max(converted_at) FROM conv_read)) + {DAY_US - 1}) // {DAY_US})
-           * {DAY_US} AS obs_end
 ),
 daily AS (
     SELECT aid, day,
@@ -333,7 +417,7 @@ wide AS (
 SELECT
     account_id,
     make_timestamptz(T) AS as_of,
-    CAST(CASE WHEN (SELECT obs_end FROM obs) IS NULL OR T + {horizon} > (SELECT obs_end FROM obs) THEN NULL
+    CAST(CASE WHEN T + {horizon} > {obs_end} THEN NULL
               WHEN first_conv > T AND first_conv <= T + {horizon} THEN 1 ELSE 0 END AS INTEGER) AS label,
     {features}
 FROM wide
@@ -363,8 +447,23 @@ def main() -> None:
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    future = future_from_us()  # one clock for the counts and the table
+    con.execute(accounts_table(cfg))
+    counts = {}
+    for query in (counts_query(cfg, future), conversion_counts_query(cfg)):
+        cur = con.execute(query)
+        counts |= dict(zip([d[0] for d in cur.description], cur.fetchone()))
+    check_time_range(cfg, counts["first_ts"], counts["last_ts"])
+    con.execute(events_table(cfg, future))
+    used, latest = con.execute("SELECT count(*), max(ts) FROM ev").fetchone()
+    counts |= {"events_used": used, "duplicate": counts["kept"] - used, "conversions_after_end": 0}
+    obs_end = None
+    if used:
+        obs_end = observation_end_us(cfg, latest)
+        counts["conversions_after_end"] = con.execute(conversions_after_query(cfg, obs_end)).fetchone()[0]
+    report_and_check(cfg, counts)
     levels = model_levels(args.levels_from) if args.levels_from else categorical_levels(con, cfg)
-    query = build_query(cfg, dates, levels)
+    query = build_query(cfg, dates, levels, obs_end)
     if os.environ.get("PEER_SHOW_SQL"):
         print(query, file=sys.stderr)
     con.execute(f"COPY ({query}) TO {lit(args.out)} (FORMAT parquet)")

@@ -18,20 +18,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from peer_config import (
-    MAX_TS_US,
-    MIN_TS_US,
+    check_time_range,
     feature_names,
+    future_from_us,
     input_files,
     load_config,
+    observation_end_us,
     parse_args,
+    report_and_check,
     snapshot_dates,
     top_levels,
 )
 
 ONE_DAY = pd.Timedelta(days=1)
 SESSION_GAP = pd.Timedelta(minutes=30)
-MIN_TS = pd.Timestamp(MIN_TS_US, unit="us", tz="UTC")
-MAX_TS = pd.Timestamp(MAX_TS_US, unit="us", tz="UTC")
+EPOCH = pd.Timestamp(0, tz="UTC").as_unit("us")
 
 
 def log(msg: str) -> None:
@@ -45,17 +46,28 @@ def read_table(path, columns: dict[str, str]) -> pd.DataFrame:
     return df.rename(columns={src: name for name, src in columns.items()})
 
 
-def as_utc(s: pd.Series) -> pd.Series:
-    """Any timestamp-like column as datetime64[us, UTC] (zone-less values are taken as UTC)."""
+def as_utc(s: pd.Series, missing_ok: bool = False) -> pd.Series:
+    """Any timestamp-like column as datetime64[us, UTC] (zone-less values are taken as UTC). Missing values
+    are an error unless `missing_ok`."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(s.dtype):
         s = s.dt.tz_localize("UTC")
     else:  # dates or text
-        s = pd.to_datetime(s.astype(str), utc=True, format="ISO8601")
-    if s.isna().any():
+        s = pd.to_datetime(s.astype(str).where(s.notna()), utc=True, format="ISO8601")
+    if not missing_ok and s.isna().any():
         raise SystemExit(f"column {s.name!r} has missing timestamps")
     return s.dt.as_unit("us")
+
+
+def micros(ts) -> int:
+    """Microseconds since the epoch of a UTC timestamp."""
+    return (pd.Timestamp(ts).as_unit("us") - EPOCH) // pd.Timedelta(microseconds=1)
+
+
+def from_micros(us: int) -> pd.Timestamp:
+    """The UTC timestamp of microseconds since the epoch (any year 1 to 9999)."""
+    return pd.Timestamp(np.datetime64(us, "us")).tz_localize("UTC")
 
 
 def as_text(s: pd.Series) -> pd.Series:
@@ -88,43 +100,56 @@ def main() -> None:
 
     # --- conversions: known accounts only, the first one counts ------------------------------------------
     cv = read_table(cfg.conversions_path, cfg.conversion_cols)
+    problems = {"conversions_read": len(cv)}
     cv["acc"] = ids.get_indexer(as_text(cv["account_id"]))
     cv["converted_at"] = as_utc(cv["converted_at"])
-    latest_conversion = cv.converted_at.max()  # every row read counts for the observation end
-    unknown_conv = int((cv.acc < 0).sum())
+    problems["conversions_unknown"] = int((cv.acc < 0).sum())
     cv = cv[cv.acc >= 0]
     first_conv = cv.groupby("acc").converted_at.min().reindex(acc.index)
-    repeated_conv = len(cv) - first_conv.notna().sum()
+    problems["conversions_repeated"] = int(len(cv) - first_conv.notna().sum())
+    problems["conversions_before_signup"] = int((first_conv < acc.signup_at).sum())
 
-    # --- events: clean -------------------------------------------------------------------------------
+    # --- events: clean, each row counted under the first rule that drops it ----------------------------
     ev = read_table(cfg.events_path, cfg.event_cols)
-    problems = {"events read": len(ev)}
+    problems["events_read"] = len(ev)
     # Integer account ids and categorical names first: every later copy of the frame is then small.
-    ev["acc"] = ids.get_indexer(as_text(ev.pop("account_id")))
+    account = as_text(ev.pop("account_id"))
+    ev["acc"] = ids.get_indexer(account)
     ev["event"] = as_text(ev["event"]).astype("category")
     ev["user_id"] = as_text(ev["user_id"]).astype("category")
     if "" in ev["user_id"].cat.categories:
         ev["user_id"] = ev["user_id"].cat.remove_categories([""])
-    ev["timestamp"] = as_utc(ev["timestamp"])
+    ev["timestamp"] = as_utc(ev["timestamp"], missing_ok=True)
+    missing = account.isna().to_numpy() | ev.event.isna().to_numpy() | ev.timestamp.isna().to_numpy()
+    problems["missing"] = int(missing.sum())
+    ev = ev[~missing]
     ignored = ev.event.isin(cfg.ignore)
-    problems["ignored events"] = int(ignored.sum())
+    problems["ignored"] = int(ignored.sum())
     ev = ev[~ignored]
-    problems["events of unknown accounts"] = int((ev.acc < 0).sum())
+    if len(ev):
+        check_time_range(cfg, micros(ev.timestamp.min()), micros(ev.timestamp.max()))
+    future = ev.timestamp > from_micros(future_from_us())
+    problems["future"] = int(future.sum())
+    ev = ev[~future]
+    problems["unknown"] = int((ev.acc < 0).sum())
     ev = ev[ev.acc >= 0]
-    out_of_range = (ev.timestamp < MIN_TS) | (ev.timestamp >= MAX_TS)
-    problems["events out of range"] = int(out_of_range.sum())
-    ev = ev[~out_of_range]
     before_signup = ev.timestamp < acc.signup_at.array.take(ev.acc.to_numpy())
-    problems["events before signup"] = int(before_signup.sum())
+    problems["before_signup"] = int(before_signup.sum())
     ev = ev[~before_signup]
     ev["event"] = ev["event"].cat.remove_unused_categories()
     ev = ev[["acc", "user_id", "event", "timestamp"]]
     n = len(ev)
     ev = ev.drop_duplicates()
-    problems["duplicate events"] = n - len(ev)
-    problems["conversions of unknown accounts"] = unknown_conv
-    problems["repeated conversions"] = int(repeated_conv)
-    log("; ".join(f"{k}: {v}" for k, v in problems.items()))
+    problems["duplicate"] = n - len(ev)
+    problems["events_used"] = len(ev)
+
+    # --- observation end: [label] observed_until, or the midnight ending the day of the latest used event
+    obs_end = None
+    problems["conversions_after_end"] = 0
+    if len(ev):
+        obs_end = from_micros(observation_end_us(cfg, micros(ev.timestamp.max())))
+        problems["conversions_after_end"] = int((cv.converted_at > obs_end).sum())
+    report_and_check(cfg, problems)
 
     # --- events: roles, days, sessions -------------------------------------------------------------
     names = ev.event.cat.categories
@@ -169,10 +194,6 @@ def main() -> None:
         else:
             m["period"] = 0
         metered.append(m)
-
-    # --- observation end: the midnight ending the day of the latest (used) event or (read) conversion --
-    latest = pd.concat([ts.tail(1), pd.Series([latest_conversion])]).max()
-    obs_end = None if pd.isna(latest) else latest.ceil("D")
 
     # --- attributes -------------------------------------------------------------------------------
     attr = pd.DataFrame(index=acc.index)
@@ -293,7 +314,7 @@ def main() -> None:
         horizon_end = T + cfg.horizon_days * ONE_DAY
         conv = first_conv[rows]
         label = pd.Series(((conv > T) & (conv <= horizon_end)).astype("int32").to_numpy(), index=rows)
-        if obs_end is None or horizon_end > obs_end:
+        if horizon_end > obs_end:
             label = pd.Series(pd.NA, index=rows, dtype="Int32")
 
         f = f[columns].astype("float64")
