@@ -805,3 +805,28 @@ fn sql_reserved_words_as_table_names_work_on_duckdb() {
     assert!(script.contains(r#"FROM "main"."select" a"#), "{script}");
     plan.run(&venv, &dir);
 }
+
+#[test]
+fn sql_history_before_1970_matches_pql() {
+    // Times before the epoch are negative: days and weeks must round down, as pql's do.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
+    let dir = crate::features::fixture();
+    for name in ["pql.toml", "events.csv", "accounts.csv", "conversions.csv"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name), text.replace("2025-", "1965-")).unwrap();
+    }
+    let pql = dir.join("pql.parquet");
+    let options = ["--from", "1965-03-01", "--to", "1965-03-31"];
+    dir.pql_ok(
+        &[
+            &["features", "--config", "pql.toml", "--out", pql.to_str().unwrap()][..],
+            &options,
+        ]
+        .concat(),
+    );
+    assert!(read_parquet(&pql).height() > 10);
+    let mut plan = Plan::default();
+    plan_features(&mut plan, &dir, &ENGINES, &options, &tables(&dir, "csv"), &pql);
+    plan.run(&venv, &dir);
+}

@@ -634,6 +634,18 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp_micros());
     }
+    // Warehouse exports: offsets as +00, +0530 or +05:30, after the time or a space (PostgreSQL,
+    // Snowflake), and BigQuery's ` UTC` suffix.
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f %#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.timestamp_micros());
+        }
+    }
+    let text = text.strip_suffix(" UTC").unwrap_or(text);
     for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Some(t.and_utc().timestamp_micros());
@@ -660,6 +672,27 @@ mod tests {
         assert_eq!(parse_timestamp("2025-01-06 09:30:00"), Some(expected));
         assert_eq!(parse_timestamp("2025-01-06T09:30:00"), Some(expected));
         assert_eq!(parse_timestamp("2025-01-06"), Some(expected - 34_200_000_000));
+        // As warehouses export them.
+        assert_eq!(parse_timestamp("2025-01-06 09:30:00+00"), Some(expected), "PostgreSQL");
+        assert_eq!(
+            parse_timestamp("2025-01-06 15:00:00+05:30"),
+            Some(expected),
+            "PostgreSQL"
+        );
+        assert_eq!(
+            parse_timestamp("2025-01-06 01:30:00.000 -0800"),
+            Some(expected),
+            "Snowflake"
+        );
+        assert_eq!(parse_timestamp("2025-01-06 09:30:00 UTC"), Some(expected), "BigQuery");
+        assert_eq!(
+            parse_timestamp("2025-01-06 09:30:00.000000 UTC"),
+            Some(expected),
+            "BigQuery"
+        );
+        assert_eq!(parse_timestamp("2025-01-06T10:30:00+0100"), Some(expected));
+        assert_eq!(parse_timestamp("2025-01-06 09:30:00Z"), Some(expected));
+        assert_eq!(parse_timestamp("1997-03-02T00:00:00Z"), Some(857_260_800_000_000));
     }
 
     #[test]

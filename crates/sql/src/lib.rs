@@ -112,11 +112,12 @@ impl Dialect {
         }
     }
 
-    /// Integer division of non-negative integers.
+    /// Integer division rounded down (as pql's `div_euclid`) by a positive `b`: both engines' integer
+    /// division rounds toward zero, which is wrong for the negative times before 1970.
     fn int_div(self, a: &str, b: &str) -> String {
         match self {
-            Dialect::DuckDb => format!("({a}) // {b}"),
-            Dialect::Spark => format!("({a}) DIV {b}"),
+            Dialect::DuckDb => format!("(({a}) - ((({a}) % {b}) + {b}) % {b}) // {b}"),
+            Dialect::Spark => format!("(({a}) - pmod({a}, {b})) DIV {b}"),
         }
     }
 
