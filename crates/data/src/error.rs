@@ -153,6 +153,22 @@ pub enum InputError {
         /// The repeated id.
         account_id: String,
     },
+    /// A Parquet page does not match the checksum its header carries: the file was damaged after it was
+    /// written.
+    #[error(
+        "{path}: column `{column}`, row group {row_group}, page {page}: checksum mismatch (the file is damaged; \
+         re-export it)"
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The column (a dotted path for a nested column).
+        column: String,
+        /// The row group, counted from 0.
+        row_group: usize,
+        /// The page within the column chunk, counted from 0 in file order (a dictionary page included).
+        page: usize,
+    },
 }
 
 /// A failure while writing an output file.

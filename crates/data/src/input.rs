@@ -4,7 +4,8 @@
 //! names starting with `.` or `_`, such as Spark's `_SUCCESS`, are skipped). Every file is read on its own,
 //! its mapped columns are converted to the contract types, and the files are stacked in name order.
 //! Conversions are strict: a value that cannot be read fails with the file, column, 1-based data row and
-//! the value itself; nothing is dropped.
+//! the value itself; nothing is dropped. A Parquet file's page checksums, where it carries them, are
+//! verified before it is read: a damaged page is refused, naming its column, row group and page.
 //!
 //! Contract types after reading:
 //! - events: `account_id` str, `user_id` str (null when empty), `event` str, `timestamp` datetime[μs];
@@ -187,6 +188,7 @@ fn scan_parquet(path: &Path, specs: &[ColumnSpec]) -> Result<Option<LazyFrame>, 
         };
         exprs.push(expr.alias(spec.name.as_str()));
     }
+    crate::parquet_check::verify(path)?;
     let path_ref = PlRefPath::try_from_path(path).map_err(|e| unreadable(path, e))?;
     let scan = LazyFrame::scan_parquet(path_ref, ScanArgsParquet::default()).map_err(|e| unreadable(path, e))?;
     Ok(Some(scan.select(exprs)))
@@ -330,7 +332,7 @@ fn read_table(
 }
 
 /// The reader's message, cut to its first line (polars appends plans and whole records).
-fn unreadable(path: &Path, err: PolarsError) -> InputError {
+pub(crate) fn unreadable(path: &Path, err: PolarsError) -> InputError {
     const LONGEST: usize = 300;
     let text = err.to_string();
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
@@ -407,6 +409,7 @@ fn read_file(path: &Path, specs: &[ColumnSpec]) -> Result<DataFrame, InputError>
     })?;
     let raw = match format {
         Format::Parquet => {
+            crate::parquet_check::verify(path)?;
             let file = File::open(path).map_err(|source| InputError::Io {
                 path: path.to_path_buf(),
                 source,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod input;
 pub mod output;
+mod parquet_check;
 pub mod summary;
 
 pub use config::{Config, RawConfig};
