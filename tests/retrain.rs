@@ -49,8 +49,9 @@ fn generate(dir: &Dir, out: &str, shift: bool) {
     dir.pql_ok(&args);
 }
 
-/// Copies `from/` to `to/` without the events at or after 00:00 UTC of `date` (an export that stopped).
-fn events_stop(dir: &Dir, from: &str, to: &str, date: chrono::NaiveDate) {
+/// Copies `from/` to `to/` without the events at or after 00:00 UTC of `date` but those named in `still`
+/// (a product's tracking that stopped while its server-side events went on).
+fn events_stop(dir: &Dir, from: &str, to: &str, date: chrono::NaiveDate, still: &[&str]) {
     std::fs::create_dir_all(dir.join(to)).unwrap();
     for file in ["accounts.parquet", "conversions.parquet", "pql.toml"] {
         std::fs::copy(dir.join(from).join(file), dir.join(to).join(file)).unwrap();
@@ -69,7 +70,12 @@ fn events_stop(dir: &Dir, from: &str, to: &str, date: chrono::NaiveDate) {
     };
     let mut kept = events
         .lazy()
-        .filter(col("timestamp").cast(DataType::Int64).lt(lit(end)))
+        .filter(
+            col("timestamp")
+                .cast(DataType::Int64)
+                .lt(lit(end))
+                .or(col("event").is_in(lit(Series::new("still".into(), still)).implode(false), false)),
+        )
         .collect()
         .unwrap();
     ParquetWriter::new(File::create(dir.join(to).join("events.parquet")).unwrap())
@@ -141,20 +147,23 @@ fn weekly_retrain_promotes_after_a_product_change_and_keeps_the_champion_otherwi
         "{entries:?}"
     );
 
-    // The event export stopped two weeks before the challenger's last training snapshot: weekly activity
-    // features are all zero there, and the challenger is kept out whatever its log loss.
+    // The product's tracking stopped two weeks before the challenger's last training snapshot while the
+    // server-side hand-raise events went on (so the data still reaches September): the weekly product
+    // features are all zero there, and the challenger is kept out whatever its log loss. (Had every event
+    // stopped, the observation end would have stopped with them, and no such snapshot would be labelled.)
     events_stop(
         &dir,
         "stable",
         "broken",
         chrono::NaiveDate::from_ymd_opt(2025, 7, 14).unwrap(),
+        &["pricing_page_viewed", "upgrade_clicked", "contact_sales_requested"],
     );
     let (out, _) = retrain(&dir, "broken", "m-stable", "2025-09-01");
     assert!(
         out.contains("fails sanity checks: features that varied for the champion are constant"),
         "{out}"
     );
-    assert!(out.contains("events_7d"), "{out}");
+    assert!(out.contains("features_used_7d"), "{out}");
     assert_eq!(champion(&dir, "m-stable"), first);
 }
 
