@@ -91,6 +91,13 @@ fn features(dir: &Dir, folder: &str, from: &str, to: &str) -> (DataFrame, String
     (read(&dir.join(&out)), stderr)
 }
 
+/// The `account_id` column of `data/<table>.parquet`.
+fn account_ids(dir: &Dir, table: &str) -> Vec<String> {
+    let frame = read(&dir.join(&format!("data/{table}.parquet")));
+    let ids = frame.column("account_id").unwrap().str().unwrap().clone();
+    ids.iter().flatten().map(str::to_string).collect()
+}
+
 fn input_report(frame_path: &Path) -> serde_json::Value {
     let mut reader = ParquetReader::new(File::open(frame_path).unwrap());
     let metadata = reader.get_metadata().unwrap().clone();
@@ -242,26 +249,11 @@ fn times_outside_years_1_to_9999_are_an_error_naming_the_value() {
 fn a_far_future_conversion_does_not_move_the_observation_end_or_change_a_label() {
     let dir = generated();
     let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-21");
-    let accounts = read(&dir.join("data/accounts.parquet"));
-    let conversions = read(&dir.join("data/conversions.parquet"));
-    let converted: Vec<&str> = conversions
-        .column("account_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
-    let never = accounts
-        .column("account_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
+    let converted = account_ids(&dir, "conversions");
+    let never = account_ids(&dir, "accounts")
+        .into_iter()
         .find(|id| !converted.contains(id))
-        .unwrap()
-        .to_string();
+        .unwrap();
     variant(&dir, "future", |table, frame| match table {
         "conversions" => append(
             frame,
@@ -284,14 +276,7 @@ fn a_far_future_conversion_does_not_move_the_observation_end_or_change_a_label()
 fn an_event_in_the_future_is_dropped_and_counted_and_labels_stay() {
     let dir = generated();
     let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-21");
-    let account = read(&dir.join("data/accounts.parquet"))
-        .column("account_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_string();
+    let account = account_ids(&dir, "accounts").swap_remove(0);
     variant(&dir, "future", |table, frame| match table {
         "events" => append(
             frame,
@@ -328,14 +313,7 @@ fn a_lone_late_event_is_warned_about_and_observed_until_restores_the_labels() {
         .max_reduce()
         .unwrap();
     let last = chrono::DateTime::from_timestamp_millis(last.value().extract::<i64>().unwrap()).unwrap();
-    let account = events
-        .column("account_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_string();
+    let account = account_ids(&dir, "events").swap_remove(0);
     variant(&dir, "late", |table, frame| match table {
         "events" => append(
             frame,
