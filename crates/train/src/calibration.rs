@@ -51,6 +51,7 @@ impl Calibration {
         let x = Array2::from_shape_vec((raw.len(), 1), raw.iter().map(|&p| logit(p)).collect())
             .expect("one column per row");
         let model = LogisticParams::default().l2(0.0).check()?.fit(x.view(), labels)?;
+        model.warn_unless_converged(0.0, "the Platt calibration is kept, but may be off its optimum");
         Ok(Calibration::Platt {
             slope: model.weights[0],
             intercept: model.intercept,

@@ -1,9 +1,12 @@
-//! L2-regularised logistic regression fitted by Newton's method (iteratively reweighted least squares).
+//! L2-regularised logistic regression fitted by damped Newton's method (iteratively reweighted least
+//! squares with a backtracking line search).
 //!
 //! The objective is scikit-learn's: `Σ_i log-loss_i + (λ / 2) ‖w‖²` with an unpenalised intercept, so
 //! `λ = 1 / C`. With tens of features the Hessian is tiny, and each Newton step is one weighted `XᵀWX`
 //! product (a matrix multiplication, over at most 50,000 evenly spaced rows) and a Cholesky solve; the
-//! gradient always uses every row, so a handful of steps reach the exact optimum.
+//! gradient always uses every row, so a handful of steps reach the exact optimum. Far from it, on
+//! heavy-tailed columns, a full step can overshoot and diverge: steps are halved until the objective
+//! decreases, and a fit that does not converge says so ([`Logistic::converged`]).
 //! The returned probability is always that of the positive class.
 
 use ndarray::parallel::prelude::*;
@@ -14,6 +17,12 @@ const CHUNK_ROWS: usize = 8192;
 
 /// Rows the Hessian is computed from, at most.
 const HESSIAN_ROWS: usize = 50_000;
+
+/// Times a Newton step is halved, at most, before the fit gives up on decreasing the objective.
+const MAX_HALVINGS: usize = 30;
+
+/// The share of the predicted decrease a damped step must achieve (Armijo's constant).
+const ARMIJO: f64 = 1e-4;
 
 /// Settings of a fit; [`LogisticParams::check`] validates them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,6 +117,12 @@ pub struct Logistic {
     pub weights: Array1<f64>,
     /// Newton steps taken.
     pub iterations: usize,
+    /// Whether the fit reached the optimum (a full Newton step below the tolerance); if not, it stopped at
+    /// the maximum number of steps or where no step decreased the objective.
+    pub converged: bool,
+    /// The largest absolute entry of the penalised objective's gradient at the returned coefficients,
+    /// divided by the number of rows.
+    pub gradient_norm: f64,
 }
 
 /// The logistic function, stable for large `|z|`.
@@ -120,8 +135,53 @@ pub(crate) fn sigmoid(z: f64) -> f64 {
     }
 }
 
+/// The penalised objective and its gradient over `[intercept, weights]` at one point.
+struct Evaluation {
+    objective: f64,
+    gradient: Array1<f64>,
+}
+
+/// `Σ log-loss + (λ / 2) ‖w‖²` and its gradient at `beta = [intercept, weights...]`, in one parallel pass
+/// over the rows. The log loss of a row is `log(1 + e^-|z|) + max(z, 0) - y z`, finite for every finite `z`.
+/// Fixed chunks summed in order keep the result bit-identical whatever the thread schedule.
+fn evaluate(x: ArrayView2<f64>, y: ArrayView1<f64>, beta: ArrayView1<f64>, l2: f64) -> Evaluation {
+    let d = x.ncols();
+    let (intercept, weights) = (beta[0], beta.slice(ndarray::s![1..]));
+    let partials: Vec<(Array1<f64>, f64, f64)> = x
+        .axis_chunks_iter(Axis(0), CHUNK_ROWS)
+        .into_par_iter()
+        .zip(y.axis_chunks_iter(Axis(0), CHUNK_ROWS))
+        .map(|(rows, y)| {
+            let mut gradient = Array1::<f64>::zeros(d);
+            let (mut residual_sum, mut loss) = (0.0, 0.0);
+            for (row, &y) in rows.rows().into_iter().zip(&y) {
+                let z = intercept + row.dot(&weights);
+                loss += (-z.abs()).exp().ln_1p() + z.max(0.0) - y * z;
+                let residual = sigmoid(z) - y;
+                gradient.scaled_add(residual, &row);
+                residual_sum += residual;
+            }
+            (gradient, residual_sum, loss)
+        })
+        .collect();
+    let mut gradient = Array1::<f64>::zeros(d + 1);
+    let mut objective = 0.5 * l2 * weights.dot(&weights);
+    for (row_gradient, residual_sum, loss) in &partials {
+        gradient[0] += residual_sum;
+        gradient.slice_mut(ndarray::s![1..]).scaled_add(1.0, row_gradient);
+        objective += loss;
+    }
+    gradient.slice_mut(ndarray::s![1..]).scaled_add(l2, &weights);
+    Evaluation { objective, gradient }
+}
+
 impl ValidLogisticParams {
     /// Fits on rows `x` (one row per example) and labels (`true` = converted).
+    ///
+    /// Each Newton step is damped: it is halved (at most [`MAX_HALVINGS`] times) until the penalised
+    /// objective decreases enough (Armijo), so the objective never increases. The fit has converged when a
+    /// full Newton step changes no coefficient by more than the tolerance (relative); a fit that runs out
+    /// of steps, or whose step cannot decrease the objective, comes back with `converged: false`.
     pub fn fit(&self, x: ArrayView2<f64>, labels: &[bool]) -> Result<Logistic, LogisticError> {
         let params = self.0;
         let (n, d) = x.dim();
@@ -145,49 +205,39 @@ impl ValidLogisticParams {
         let stride = hessian_stride(n);
         let sample = x.slice(ndarray::s![..;stride, ..]);
         let scale = n as f64 / sample.nrows() as f64;
-        let mut p = Array1::<f64>::zeros(n);
-        let mut iterations = 0;
-        for _ in 0..params.max_iterations {
+        let mut current = evaluate(x, y.view(), beta.view(), params.l2);
+        if !current.objective.is_finite() {
+            return Err(LogisticError::NotFinite);
+        }
+        let (mut iterations, mut converged) = (0, false);
+        while iterations < params.max_iterations {
             iterations += 1;
-            // One parallel pass over the rows: probabilities and the gradient of the penalised objective.
-            // Fixed chunks summed in order keep the result bit-identical whatever the thread schedule.
-            let (intercept, weights) = (beta[0], beta.slice(ndarray::s![1..]));
-            let partials: Vec<(Array1<f64>, f64)> = x
-                .axis_chunks_iter(Axis(0), CHUNK_ROWS)
-                .into_par_iter()
-                .zip(y.axis_chunks_iter(Axis(0), CHUNK_ROWS))
-                .zip(p.axis_chunks_iter_mut(Axis(0), CHUNK_ROWS))
-                .map(|((rows, y), mut p)| {
-                    let mut gradient = Array1::<f64>::zeros(d);
-                    let mut sum = 0.0;
-                    for ((row, &y), p) in rows.rows().into_iter().zip(&y).zip(p.iter_mut()) {
-                        *p = sigmoid(intercept + row.dot(&weights));
-                        let residual = *p - y;
-                        gradient.scaled_add(residual, &row);
-                        sum += residual;
-                    }
-                    (gradient, sum)
-                })
-                .collect();
-            let mut row_gradient = Array1::<f64>::zeros(d);
-            let mut residual_sum = 0.0;
-            for (gradient, sum) in &partials {
-                row_gradient += gradient;
-                residual_sum += sum;
-            }
-            let mut gradient = Array1::<f64>::zeros(d + 1);
-            gradient[0] = residual_sum;
-            gradient
-                .slice_mut(ndarray::s![1..])
-                .assign(&(row_gradient + &weights * params.l2));
-            let hessian = penalised_hessian(sample, p.slice(ndarray::s![..;stride]), scale, params.l2);
-            let step = cholesky_solve(hessian, gradient.view()).ok_or(LogisticError::NotFinite)?;
-            beta -= &step;
-            let converged = step
+            let p = predict(sample, beta.view());
+            let hessian = penalised_hessian(sample, p.view(), scale, params.l2);
+            let direction = cholesky_solve(hessian, current.gradient.view()).ok_or(LogisticError::NotFinite)?;
+            let small = direction
                 .iter()
                 .zip(&beta)
                 .all(|(s, b)| s.abs() <= params.tolerance * (1.0 + b.abs()));
-            if converged {
+            // The decrease a step of length t must achieve: a fraction of the linear prediction, with room
+            // for rounding once the objective is flat to machine precision.
+            let slope = current.gradient.dot(&direction);
+            let rounding = 1e-12 * current.objective.abs().max(1.0);
+            let mut t = 1.0;
+            let accepted = (0..=MAX_HALVINGS).find_map(|_| {
+                let trial = &beta - &(&direction * t);
+                let evaluation = evaluate(x, y.view(), trial.view(), params.l2);
+                let enough = evaluation.objective <= current.objective - ARMIJO * t * slope + rounding;
+                t *= 0.5;
+                (enough && evaluation.gradient.iter().all(|g| g.is_finite())).then_some((trial, evaluation))
+            });
+            let Some((trial, evaluation)) = accepted else {
+                break;
+            };
+            beta = trial;
+            current = evaluation;
+            if small {
+                converged = true;
                 break;
             }
         }
@@ -195,32 +245,53 @@ impl ValidLogisticParams {
             intercept: beta[0],
             weights: beta.slice(ndarray::s![1..]).to_owned(),
             iterations,
+            converged,
+            gradient_norm: current.gradient.iter().fold(0.0, |m, g| g.abs().max(m)) / n as f64,
         })
     }
 }
 
+/// `σ(intercept + x · weights)` for each row of `x`, at `beta = [intercept, weights...]`.
+fn predict(x: ArrayView2<f64>, beta: ArrayView1<f64>) -> Array1<f64> {
+    (x.dot(&beta.slice(ndarray::s![1..])) + beta[0]).mapv(sigmoid)
+}
+
 impl Logistic {
+    /// Logs a warning naming the L2 strength, the steps taken and the gradient norm if the fit did not
+    /// converge; `consequence` ends the sentence (what becomes of the fit). Returns whether it converged.
+    pub(crate) fn warn_unless_converged(&self, l2: f64, consequence: &str) -> bool {
+        if !self.converged {
+            tracing::warn!(
+                "the logistic fit with L2 strength {l2} did not converge in {} Newton steps (gradient norm {:.1e} \
+                 per row); {consequence}",
+                self.iterations,
+                self.gradient_norm
+            );
+        }
+        self.converged
+    }
+
     /// The probability of the positive class for each row.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array1<f64> {
         (x.dot(&self.weights) + self.intercept).mapv(sigmoid)
     }
+}
 
-    /// Standard errors of the weights on the rows `x` the model was fitted to with penalty `l2`: the square
-    /// roots of the diagonal of the inverse penalised Hessian (the same row sample the fit used), or `None`
-    /// when the Hessian is singular.
-    pub fn standard_errors(&self, x: ArrayView2<f64>, l2: f64) -> Option<Vec<f64>> {
-        let sample = x.slice(ndarray::s![..;hessian_stride(x.nrows()), ..]);
-        let p = self.predict_proba(sample);
-        let hessian = penalised_hessian(sample, p.view(), x.nrows() as f64 / sample.nrows().max(1) as f64, l2);
-        let d = hessian.nrows();
-        (1..d)
-            .map(|j| {
-                let mut unit = Array1::<f64>::zeros(d);
-                unit[j] = 1.0;
-                cholesky_solve(hessian.clone(), unit.view()).map(|column| column[j].max(0.0).sqrt())
-            })
-            .collect()
-    }
+/// Standard errors of the weights of the model `intercept`, `weights` fitted with penalty `l2` on the rows
+/// `x`: the square roots of the diagonal of the inverse penalised Hessian (the same row sample the fit
+/// used), or `None` when the Hessian is singular.
+pub fn standard_errors(intercept: f64, weights: ArrayView1<f64>, x: ArrayView2<f64>, l2: f64) -> Option<Vec<f64>> {
+    let sample = x.slice(ndarray::s![..;hessian_stride(x.nrows()), ..]);
+    let p = (sample.dot(&weights) + intercept).mapv(sigmoid);
+    let hessian = penalised_hessian(sample, p.view(), x.nrows() as f64 / sample.nrows().max(1) as f64, l2);
+    let d = hessian.nrows();
+    (1..d)
+        .map(|j| {
+            let mut unit = Array1::<f64>::zeros(d);
+            unit[j] = 1.0;
+            cholesky_solve(hessian.clone(), unit.view()).map(|column| column[j].max(0.0).sqrt())
+        })
+        .collect()
 }
 
 /// Every how many rows the Hessian takes one, so that it reads at most [`HESSIAN_ROWS`].

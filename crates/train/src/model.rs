@@ -141,6 +141,7 @@ impl Settings {
                     .check()
                     .and_then(|p| p.fit(standardizer.transform(&rows.x).view(), &rows.labels))
                     .map_err(|e| e.to_string())?;
+                fitted.warn_unless_converged(l2, "the model is kept, but may be off its optimum");
                 Ok(Model::Logistic(LinearModel {
                     l2,
                     standardizer,

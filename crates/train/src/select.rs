@@ -1,6 +1,7 @@
 //! Choosing the L2 strength of the logistic model on the time-based validation: each candidate is fitted
 //! on the training snapshots (standardised with the training rows' statistics) and scored by log loss on
-//! the validation snapshots; the lowest wins, ties going to the stronger penalty.
+//! the validation snapshots; the lowest wins, ties going to the stronger penalty. A candidate whose fit
+//! did not converge is warned about and never chosen.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,11 @@ pub enum SelectError {
     Fit(LogisticError),
     /// The validation rows cannot be scored (e.g. one class only).
     Validation(MetricsError),
+    /// No candidate's fit converged.
+    NoneConverged {
+        /// The candidates tried.
+        candidates: usize,
+    },
 }
 
 impl std::fmt::Display for SelectError {
@@ -34,6 +40,10 @@ impl std::fmt::Display for SelectError {
         match self {
             SelectError::Fit(e) => write!(f, "{e}"),
             SelectError::Validation(e) => write!(f, "validation snapshots: {e}"),
+            SelectError::NoneConverged { candidates } => write!(
+                f,
+                "the logistic fit converged at none of the {candidates} L2 strengths (see the warnings above)"
+            ),
         }
     }
 }
@@ -49,12 +59,14 @@ pub fn choose_l2(
     let standardizer = Standardizer::fit(&train.x);
     let (x_train, x_validation) = (standardizer.transform(&train.x), standardizer.transform(&validation.x));
     let mut table = Vec::with_capacity(grid.len());
+    let mut converged = Vec::with_capacity(grid.len());
     for &l2 in grid {
         let model = LogisticParams::default()
             .l2(l2)
             .check()
             .and_then(|p| p.fit(x_train.view(), &train.labels))
             .map_err(SelectError::Fit)?;
+        converged.push(model.warn_unless_converged(l2, "it is not chosen"));
         let p = model.predict_proba(x_validation.view());
         let metrics = Metrics::evaluate(&validation.labels, p.as_slice().expect("contiguous"))
             .map_err(SelectError::Validation)?;
@@ -63,9 +75,24 @@ pub fn choose_l2(
             log_loss: metrics.log_loss,
         });
     }
-    let best = table
+    let best = best(&table, &converged).ok_or(if table.is_empty() {
+        SelectError::Fit(LogisticError::InvalidParams("the L2 grid is empty".into()))
+    } else {
+        SelectError::NoneConverged {
+            candidates: table.len(),
+        }
+    })?;
+    Ok((best, table))
+}
+
+/// The candidate with the lowest log loss among those whose fit converged, ties going to the stronger
+/// penalty.
+fn best(table: &[Candidate], converged: &[bool]) -> Option<Candidate> {
+    table
         .iter()
-        .copied()
+        .zip(converged)
+        .filter(|(_, &converged)| converged)
+        .map(|(c, _)| *c)
         .reduce(|best, c| {
             if c.log_loss < best.log_loss || (c.log_loss == best.log_loss && c.l2 > best.l2) {
                 c
@@ -73,10 +100,6 @@ pub fn choose_l2(
                 best
             }
         })
-        .ok_or(SelectError::Fit(LogisticError::InvalidParams(
-            "the L2 grid is empty".into(),
-        )))?;
-    Ok((best, table))
 }
 
 #[cfg(test)]
@@ -118,6 +141,20 @@ mod tests {
         );
         let again = choose_l2(&train, &validation, &L2_GRID).unwrap();
         assert_eq!(again.1, table, "deterministic");
+    }
+
+    #[test]
+    fn a_candidate_that_did_not_converge_is_never_chosen() {
+        let candidate = |l2, log_loss| Candidate { l2, log_loss };
+        let table = [candidate(0.01, 0.20), candidate(1.0, 0.25), candidate(100.0, 0.25)];
+        assert_eq!(best(&table, &[true, true, true]), Some(table[0]));
+        assert_eq!(
+            best(&table, &[false, true, true]),
+            Some(table[2]),
+            "ties go to the stronger penalty"
+        );
+        assert_eq!(best(&table, &[false, true, false]), Some(table[1]));
+        assert_eq!(best(&table, &[false, false, false]), None);
     }
 
     #[test]

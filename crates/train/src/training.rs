@@ -492,13 +492,9 @@ fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Res
 fn importances(model: &Model, rows: &LabelledMatrix, permutation: &[(f64, f64)]) -> Vec<Importance> {
     let (coefficients, errors, gains) = match model {
         Model::Logistic(m) => {
-            let fitted = crate::logistic::Logistic {
-                intercept: m.intercept,
-                weights: m.weights.clone().into(),
-                iterations: 0,
-            };
             let z = m.standardizer.transform(&rows.x);
-            let errors = fitted.standard_errors(z.view(), m.l2);
+            let weights = ndarray::ArrayView1::from(&m.weights);
+            let errors = crate::logistic::standard_errors(m.intercept, weights, z.view(), m.l2);
             (Some(m.weights.clone()), errors, None)
         }
         Model::Boosted(b) => {

@@ -2,7 +2,8 @@
 //! probability of the positive class.
 
 use ndarray::Array2;
-use pql_train::logistic::LogisticParams;
+use pql_train::logistic::{standard_errors, LogisticParams};
+use pql_train::matrix::Standardizer;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -50,7 +51,11 @@ fn coefficients_match_scikit_learn() {
         for (got, want) in p.iter().zip(&case.probabilities) {
             assert!((got - want).abs() < 1e-6, "P(converted) {got} vs {want}");
         }
-        assert!(model.iterations < 20, "{} Newton steps", model.iterations);
+        assert!(
+            model.converged && model.iterations < 20,
+            "{} Newton steps",
+            model.iterations
+        );
     }
 }
 
@@ -154,6 +159,78 @@ fn standard_errors_match_the_closed_form_of_a_two_by_two_table() {
     let odds_ratio: f64 = (30.0 / 150.0) / (20.0 / 400.0);
     assert!((model.weights[0] - odds_ratio.ln()).abs() < 1e-9);
     let expected = (1.0 / 400.0 + 1.0 / 20.0 + 1.0 / 150.0 + 1.0 / 30.0_f64).sqrt();
-    let se = model.standard_errors(x.view(), 0.0).unwrap();
+    let se = standard_errors(model.intercept, model.weights.view(), x.view(), 0.0).unwrap();
     assert!((se[0] - expected).abs() < 1e-9, "{} vs {expected}", se[0]);
+}
+
+/// The raw columns, labels and scikit-learn's fits of `fixtures/heavy_tails.json`, the matrix standardised
+/// by pql's own [`Standardizer`] as in training.
+fn heavy_tails() -> (Array2<f64>, Fixture) {
+    let fixture: Fixture = serde_json::from_str(include_str!("fixtures/heavy_tails.json")).unwrap();
+    let (n, d) = (fixture.x.len(), fixture.x[0].len());
+    let raw = Array2::from_shape_vec((n, d), fixture.x.concat()).unwrap();
+    (Standardizer::fit(&raw).transform(&raw), fixture)
+}
+
+#[test]
+fn heavy_tailed_rare_events_reach_scikit_learns_optimum() {
+    // Regression (issue #20): plain Newton steps from the base rate overshoot on counts with |z| up to 74
+    // and diverge (intercept near -1e12, AUC 0.5); damped steps must reach scikit-learn's coefficients.
+    let (x, fixture) = heavy_tails();
+    for case in &fixture.cases {
+        let model = LogisticParams::default()
+            .l2(case.l2)
+            .check()
+            .unwrap()
+            .fit(x.view(), &fixture.y)
+            .unwrap();
+        let close = |got: f64, want: f64| (got - want).abs() <= 1e-5 * want.abs().max(1e-2);
+        assert!(
+            close(model.intercept, case.intercept),
+            "l2 {}: intercept {} vs scikit-learn {} after {} steps",
+            case.l2,
+            model.intercept,
+            case.intercept,
+            model.iterations
+        );
+        for (j, (&got, &want)) in model.weights.iter().zip(&case.weights).enumerate() {
+            assert!(
+                close(got, want),
+                "l2 {}: weight {j} = {got}, scikit-learn {want}",
+                case.l2
+            );
+        }
+        let p = model.predict_proba(x.slice(ndarray::s![..20, ..]));
+        for (got, want) in p.iter().zip(&case.probabilities) {
+            assert!((got - want).abs() < 1e-7, "P(converted) {got} vs {want}");
+        }
+        assert!(model.converged, "l2 {}: {model:?}", case.l2);
+        assert!(model.gradient_norm < 1e-8, "l2 {}: {model:?}", case.l2);
+        assert!(
+            model.iterations < 20,
+            "l2 {}: {} Newton steps",
+            case.l2,
+            model.iterations
+        );
+    }
+}
+
+#[test]
+fn a_fit_out_of_newton_steps_says_it_did_not_converge() {
+    // One damped step from the base rate cannot reach the optimum of the heavy-tailed fixture: the fit
+    // comes back flagged, with a finite model no worse than the start and its remaining gradient.
+    let (x, fixture) = heavy_tails();
+    let model = LogisticParams::default()
+        .max_iterations(1)
+        .check()
+        .unwrap()
+        .fit(x.view(), &fixture.y)
+        .unwrap();
+    assert!(!model.converged);
+    assert_eq!(model.iterations, 1);
+    assert!(
+        model.intercept.is_finite() && model.weights.iter().all(|w| w.is_finite()),
+        "{model:?}"
+    );
+    assert!(model.gradient_norm > 1e-6, "{model:?}");
 }
