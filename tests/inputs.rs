@@ -98,6 +98,15 @@ fn account_ids(dir: &Dir, table: &str) -> Vec<String> {
     ids.iter().flatten().map(str::to_string).collect()
 }
 
+/// Copies `data/` to `to/` with one more `task_created` event of its first account at `at`.
+fn with_one_more_event(dir: &Dir, to: &str, at: &str) {
+    let account = account_ids(dir, "accounts").swap_remove(0);
+    variant(dir, to, |table, frame| match table {
+        "events" => append(frame, &[&[account.as_str(), "u", "task_created", at]]),
+        _ => frame,
+    });
+}
+
 fn input_report(frame_path: &Path) -> serde_json::Value {
     let mut reader = ParquetReader::new(File::open(frame_path).unwrap());
     let metadata = reader.get_metadata().unwrap().clone();
@@ -276,14 +285,7 @@ fn a_far_future_conversion_does_not_move_the_observation_end_or_change_a_label()
 fn an_event_in_the_future_is_dropped_and_counted_and_labels_stay() {
     let dir = generated();
     let (expected, _) = features(&dir, "data", "2025-02-03", "2025-04-21");
-    let account = account_ids(&dir, "accounts").swap_remove(0);
-    variant(&dir, "future", |table, frame| match table {
-        "events" => append(
-            frame,
-            &[&[account.as_str(), "u", "task_created", "2099-01-01 00:00:00"]],
-        ),
-        _ => frame,
-    });
+    with_one_more_event(&dir, "future", "2099-01-01 00:00:00");
     let (got, stderr) = features(&dir, "future", "2025-02-03", "2025-04-21");
     assert!(got.equals_missing(&expected), "labels or features changed");
     assert!(
@@ -313,14 +315,7 @@ fn a_lone_late_event_is_warned_about_and_observed_until_restores_the_labels() {
         .max_reduce()
         .unwrap();
     let last = chrono::DateTime::from_timestamp_millis(last.value().extract::<i64>().unwrap()).unwrap();
-    let account = account_ids(&dir, "events").swap_remove(0);
-    variant(&dir, "late", |table, frame| match table {
-        "events" => append(
-            frame,
-            &[&[account.as_str(), "u", "task_created", "2026-01-15 12:00:00"]],
-        ),
-        _ => frame,
-    });
+    with_one_more_event(&dir, "late", "2026-01-15 12:00:00");
     let (late, stderr) = features(&dir, "late", "2025-02-03", "2025-04-21");
     assert!(stderr.contains("the latest events, on 2026-01-15, come"), "{stderr}");
     assert!(stderr.contains("set [label] observed_until"), "{stderr}");
