@@ -168,6 +168,17 @@ fn every_family_matches_hand_computed_values() {
             ("features_used", 3.0),
             ("feature_share", 0.75), // task_created, board_viewed, report_shared of 4 (B's search_done)
             ("features_used_7d", 2.0),
+            ("task_created_count", 5.0),
+            ("task_created_7d", 3.0), // the days ending 2025-03-05 (two) and 2025-03-10
+            ("task_created_30d", 5.0),
+            ("days_since_task_created", 0.0),
+            ("board_viewed_count", 1.0), // the one after as_of and the one before signup left out
+            ("board_viewed_7d", 0.0),
+            ("days_since_board_viewed", 8.0 + 13.0 / 24.0),
+            ("report_shared_7d", 1.0),
+            ("days_since_report_shared", 6.0 + 15.0 / 24.0),
+            ("search_done_count", 0.0),
+            ("days_since_search_done", 8.0 + 14.0 / 24.0), // never used: censored at tenure
             ("key_events", 1.0),
             ("days_to_first_key_event", 47.0 / 24.0),
             ("features_first_3d", 3.0),
@@ -205,6 +216,8 @@ fn every_family_matches_hand_computed_values() {
             ("active_days_7d", 0.0),
             ("days_since_last_activity", 36.5),
             ("feature_share", 0.25),
+            ("search_done_count", 1.0),
+            ("days_since_search_done", 36.5),
             ("key_events", 0.0),
             ("days_to_first_key_event", 37.0), // censored at tenure
             ("days_to_3_features", 37.0),
@@ -216,6 +229,33 @@ fn every_family_matches_hand_computed_values() {
             ("size_missing", 1.0),
             ("industry=tech", 1.0),
         ],
+    );
+
+    // Event usage for the product events by rows in the file up to as_of (also Z's
+    // board_viewed, B's event before signup), most frequent first, between breadth and adoption speed.
+    let names: Vec<&str> = frame.get_column_names().into_iter().map(|n| n.as_str()).collect();
+    let start = names.iter().position(|n| *n == "features_used_7d").unwrap() + 1;
+    assert_eq!(
+        names[start..start + 17],
+        [
+            "task_created_count",
+            "task_created_7d",
+            "task_created_30d",
+            "days_since_task_created",
+            "board_viewed_count",
+            "board_viewed_7d",
+            "board_viewed_30d",
+            "days_since_board_viewed",
+            "search_done_count",
+            "search_done_7d",
+            "search_done_30d",
+            "days_since_search_done",
+            "report_shared_count",
+            "report_shared_7d",
+            "report_shared_30d",
+            "days_since_report_shared",
+            "key_events",
+        ]
     );
 
     let c = row(&frame, "C", "2025-03-10");
@@ -491,6 +531,46 @@ fn describe_prints_the_dictionary() {
 }
 
 #[test]
+fn per_event_caps_the_event_usage_family_and_a_given_vocabulary_keeps_its_events() {
+    let dir = fixture();
+    dir.write("pql.toml", &CONFIG.replace("ignore = [", "per_event = 2\nignore = ["));
+    let out = dir.pql_ok(&["features", "--config", "pql.toml", "--describe"]);
+    assert!(
+        out.contains("task_created_30d") && out.contains("days_since_board_viewed"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("search_done_count") && !out.contains("report_shared_count"),
+        "{out}"
+    );
+
+    // A model's events, also one the data no longer holds: that one counts 0 and its "days since" is the
+    // tenure, and the data's own frequent events get no columns.
+    let config = pql_data::Config::load(dir.join("pql.toml")).unwrap();
+    let vocabulary = pql_features::Vocabulary {
+        levels: vec![("industry".to_string(), vec!["retail".to_string()])],
+        events: vec!["search_done".to_string(), "retired_feature".to_string()],
+    };
+    let date = "2025-03-10".parse::<chrono::NaiveDate>().unwrap();
+    let table = pql_features::FeatureBuilder::new(&config, &pql_features::Snapshots::One(date), Some(&vocabulary))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(pql_features::Vocabulary::of_defs(&table.defs), vocabulary);
+    assert!(table.frame.column("task_created_count").is_err());
+    let b = row(&table.frame, "B", "2025-03-10");
+    assert_values(
+        &b,
+        &[
+            ("search_done_count", 1.0),
+            ("retired_feature_count", 0.0),
+            ("retired_feature_30d", 0.0),
+            ("days_since_retired_feature", 37.0),
+        ],
+    );
+}
+
+#[test]
 fn shuffled_events_give_the_same_rows() {
     let dir = fixture();
     dir.pql_ok(&[
@@ -603,7 +683,7 @@ fn features_for_eight_weeks_of_the_bundled_sample() {
         "--out",
         "out/features.parquet",
     ]);
-    assert!(out.contains("x 60 features"), "{out}");
+    assert!(out.contains("x 112 features"), "{out}");
     let frame = read(&dir.join("out/features.parquet"));
     assert_eq!(frame.column("as_of").unwrap().n_unique().unwrap(), 8);
     let labels = frame.column("label").unwrap();

@@ -58,7 +58,7 @@ fn training_on_the_sample_writes_a_calibrated_model_with_every_report_section() 
         artifact["training"]["event_roles"]["limit_reached"],
         serde_json::json!(["limit_reached"])
     );
-    assert_eq!(artifact["features"].as_array().unwrap().len(), 60);
+    assert_eq!(artifact["features"].as_array().unwrap().len(), 112);
     assert_eq!(artifact["backtest"].as_array().unwrap().len(), 2);
     assert_eq!(artifact["rules"].as_array().unwrap().len(), 3);
     let metrics = json(&model.join("metrics.json"));
@@ -72,7 +72,7 @@ fn training_on_the_sample_writes_a_calibrated_model_with_every_report_section() 
     }
     let importances = std::fs::read_to_string(model.join("importances.csv")).unwrap();
     assert!(importances.starts_with("feature,permutation_auc_drop,"));
-    assert_eq!(importances.lines().count(), 61);
+    assert_eq!(importances.lines().count(), 113);
 }
 
 #[test]

@@ -73,6 +73,9 @@ impl Dir {
 /// A Python environment `target/tmp/<name>` with `requirements` installed, (re)built when missing or when the
 /// requirements changed since it was built. Needs `python3` with `venv` and the package index.
 pub fn python_environment(name: &str, requirements: &Path) -> PathBuf {
+    // Tests run in parallel threads: the first builds the environment while the others wait for it.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _building = BUILDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let wanted = std::fs::read_to_string(requirements).unwrap();
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let stamp = venv.join("installed-requirements.txt");

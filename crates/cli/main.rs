@@ -13,7 +13,7 @@ use anyhow::Context;
 use chrono::{Datelike, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pql_data::Config;
-use pql_features::{FeatureBuilder, Levels, Snapshots};
+use pql_features::{FeatureBuilder, Snapshots, Vocabulary};
 use ui::Ui;
 
 /// pql: product-qualified-lead propensity scoring from product event histories.
@@ -100,7 +100,7 @@ enum Command {
         /// Print the feature dictionary for this config instead of computing features.
         #[arg(long)]
         describe: bool,
-        /// Use this model's categorical levels (its `attribute=level` columns), so the table fits it; refused
+        /// Use this model's columns (its `attribute=level` and per-event features), so the table fits it; refused
         /// when the config gives the model's features another meaning (see `pql score`).
         #[arg(long, value_name = "MODEL_DIR")]
         model: Option<PathBuf>,
@@ -140,7 +140,7 @@ enum Command {
         pql score --config pql.toml --model models/<model_id> --as-of 2025-07-07 --top 500 --previous \
         scores-2025-06-30.parquet --out scores.csv\n  \
         pql score --model models/<model_id> --features features.parquet --out scores.parquet\n\n\
-        Features are computed as of 00:00 UTC of --as-of with the same code and categorical levels as in \
+        Features are computed as of 00:00 UTC of --as-of with the same code and columns (categorical levels, per-event features) as in \
         training. The output (Parquet or CSV by extension, written atomically) has one row per eligible \
         account, most probable first: account_id, as_of, probability (calibrated), tier (hot = PQL, warm, \
         cold), is_pql, reason_1..reason_3 (the features raising the score most, in words), model_id, and \
@@ -498,12 +498,12 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             model,
         } => {
             let config = Config::load(&config)?;
-            let levels = match model {
+            let vocabulary = match model {
                 Some(model) => {
                     // The features are for this model: refused if the config changed what they mean.
                     let artifact = pql_train::Artifact::load(&model)?;
                     pql_score::Scorer::for_config(&artifact, &config)?;
-                    Some(pql_features::levels_in(&artifact.features))
+                    Some(Vocabulary::of_defs(&artifact.features))
                 }
                 None => None,
             };
@@ -520,7 +520,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 ui,
                 &config,
                 &snapshots,
-                levels.as_ref(),
+                vocabulary.as_ref(),
                 &out.context("--out is required")?,
             )
         }
@@ -670,10 +670,10 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                     let defs = match &artifact {
                         Some(artifact) => {
                             pql_score::Scorer::for_config(artifact, &config)?;
-                            pql_features::catalog::catalog(&config, &pql_features::levels_in(&artifact.features))
+                            pql_features::catalog::catalog(&config, &Vocabulary::of_defs(&artifact.features))
                         }
                         None => pql_features::describe(&config).context(
-                            "the categorical levels of the features come from the accounts table, as in `pql \
+                            "the categorical levels and per-event features come from the inputs, as in `pql \
                              features`, or from a model (--model)",
                         )?,
                     };
@@ -824,10 +824,10 @@ fn feature_builder(
     ui: &Ui,
     config: &Config,
     snapshots: &Snapshots,
-    levels: Option<&Levels>,
+    vocabulary: Option<&Vocabulary>,
 ) -> anyhow::Result<FeatureBuilder> {
     let spinner = ui.spinner("reading and preparing the inputs");
-    let builder = FeatureBuilder::new(config, snapshots, levels)?;
+    let builder = FeatureBuilder::new(config, snapshots, vocabulary)?;
     spinner.finish_and_clear();
     ui.note(text::report_text(builder.report()).trim_end());
     for warning in builder.warnings() {
@@ -846,12 +846,12 @@ fn features(
     ui: &Ui,
     config: &Config,
     snapshots: &Snapshots,
-    levels: Option<&Levels>,
+    vocabulary: Option<&Vocabulary>,
     out: &Path,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     refuse_overwriting(out, Some(config), &[])?;
-    let builder = feature_builder(ui, config, snapshots, levels)?;
+    let builder = feature_builder(ui, config, snapshots, vocabulary)?;
     let metadata = vec![
         ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("pql.input_report".to_string(), serde_json::to_string(builder.report())?),
@@ -1110,19 +1110,19 @@ fn champion_on(
     dates: &[NaiveDate],
     as_of: NaiveDate,
 ) -> anyhow::Result<Result<Option<pql_train::registry::Evaluation>, String>> {
-    let levels = pql_features::levels_in(&champion.features);
+    let vocabulary = Vocabulary::of_defs(&champion.features);
     let scorer = match pql_score::Scorer::for_config(champion, config) {
         Ok(scorer) => scorer,
         Err(mismatch) => return Ok(Err(mismatch.to_string())),
     };
-    let today = feature_builder(ui, config, &Snapshots::One(as_of), Some(&levels))?.collect()?;
+    let today = feature_builder(ui, config, &Snapshots::One(as_of), Some(&vocabulary))?.collect()?;
     if today.frame.height() > 0 {
         warn_drift(&scorer.drift(&today.frame)?, &config.drift);
     }
     let (Some(&from), Some(&to)) = (dates.first(), dates.last()) else {
         return Ok(Ok(None));
     };
-    let builder = feature_builder(ui, config, &Snapshots::Range { from, to }, Some(&levels))?.known_at(as_of);
+    let builder = feature_builder(ui, config, &Snapshots::Range { from, to }, Some(&vocabulary))?.known_at(as_of);
     let mut snapshots = Vec::new();
     for frame in builder.snapshots() {
         let rows = pql_train::matrix::LabelledMatrix::from_table(&frame?, &champion.feature_names())?;
@@ -1219,9 +1219,9 @@ fn scoring_rows<'a>(
 ) -> anyhow::Result<(polars::prelude::DataFrame, pql_score::Scorer<'a>)> {
     match input {
         FeatureInput::Events { config, as_of, strict } => {
-            let levels = pql_features::levels_in(&artifact.features);
+            let vocabulary = Vocabulary::of_defs(&artifact.features);
             let scorer = pql_score::Scorer::for_config(artifact, &config)?;
-            let builder = feature_builder(ui, &config, &Snapshots::One(as_of), Some(&levels))?;
+            let builder = feature_builder(ui, &config, &Snapshots::One(as_of), Some(&vocabulary))?;
             check_fresh(builder.latest_event(), as_of, strict)?;
             let table = builder.collect()?;
             Ok((table.frame, scorer))

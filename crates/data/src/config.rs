@@ -195,7 +195,7 @@ pub enum AttributeKind {
 
 /// `[events]`: what event names mean. Every event not named in `hand_raise`, `collaboration`, `ignore` or
 /// as a limit's `reached_event` counts as product feature usage; `key` events may also be product features.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventRoles {
     /// Key (activation) events: the actions that show an account got value.
@@ -206,6 +206,24 @@ pub struct EventRoles {
     pub collaboration: Vec<String>,
     /// Events that carry no signal (system notifications, emails) and are left out of every feature.
     pub ignore: Vec<String>,
+    /// Per-event features (count, last 7 and 30 days, days since) for this many of the most frequent product
+    /// events; 0 turns the family off.
+    pub per_event: usize,
+}
+
+/// The default of `[events] per_event`.
+pub const PER_EVENT_DEFAULT: usize = 30;
+
+impl Default for EventRoles {
+    fn default() -> Self {
+        EventRoles {
+            key: Vec::new(),
+            hand_raise: Vec::new(),
+            collaboration: Vec::new(),
+            ignore: Vec::new(),
+            per_event: PER_EVENT_DEFAULT,
+        }
+    }
 }
 
 /// `[[limits]]`: a free-plan usage limit on one event.

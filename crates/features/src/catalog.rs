@@ -22,6 +22,7 @@ pub const MAX_LEVELS: usize = 10;
 pub enum Family {
     TimeInProduct,
     FeatureBreadth,
+    EventUsage,
     AdoptionSpeed,
     LimitProximity,
     HandRaising,
@@ -264,6 +265,77 @@ pub struct FeatureDef {
 /// The levels of each categorical attribute, in column order.
 pub type Levels = Vec<(String, Vec<String>)>;
 
+/// What the data decides about the dictionary: the columns of each categorical attribute and the product
+/// events with per-event features. [`catalog`] turns a config and a vocabulary into the definitions, and
+/// [`Vocabulary::of_defs`] gives back the vocabulary of a model's definitions, so scoring makes the same
+/// columns whatever the new data holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vocabulary {
+    /// The levels of each categorical attribute.
+    pub levels: Levels,
+    /// The product events of the [`Family::EventUsage`] features, most frequent first.
+    pub events: Vec<String>,
+}
+
+impl Vocabulary {
+    /// The vocabulary a list of definitions was made with.
+    pub fn of_defs(defs: &[FeatureDef]) -> Vocabulary {
+        let mut events: Vec<String> = Vec::new();
+        for def in defs.iter().filter(|d| d.family == Family::EventUsage) {
+            if let EventSet::Named(event) = &def.events {
+                if !events.contains(event) {
+                    events.push(event.clone());
+                }
+            }
+        }
+        Vocabulary {
+            levels: levels_in(defs),
+            events,
+        }
+    }
+}
+
+/// The [`Family::EventUsage`] features of one product event: its count over the lifetime, the last 7 and
+/// the last 30 days, and the days since its latest use.
+fn event_usage(event: &str) -> Vec<FeatureDef> {
+    let named = || EventSet::Named(event.to_string());
+    let count = |name: String, window: Window, description: String| {
+        def(
+            name,
+            Family::EventUsage,
+            named(),
+            window,
+            Aggregation::Count,
+            Unit::Count,
+            Missing::Zero,
+            description,
+        )
+    };
+    vec![
+        count(format!("{event}_count"), Window::Lifetime, format!("{event} events")),
+        count(
+            format!("{event}_7d"),
+            Window::LastDays(7),
+            format!("{event} events in the last 7 days"),
+        ),
+        count(
+            format!("{event}_30d"),
+            Window::LastDays(30),
+            format!("{event} events in the last 30 days"),
+        ),
+        def(
+            format!("days_since_{event}"),
+            Family::EventUsage,
+            named(),
+            Window::Lifetime,
+            Aggregation::DaysSinceLast,
+            Unit::Days,
+            Missing::Tenure,
+            format!("days since the latest {event}"),
+        ),
+    ]
+}
+
 #[allow(clippy::too_many_arguments)]
 fn def(
     name: impl Into<String>,
@@ -312,9 +384,29 @@ pub fn levels_in(defs: &[FeatureDef]) -> Levels {
     levels
 }
 
-/// Every feature the config implies, in output order. `levels` gives the columns of each categorical
-/// attribute (see [`crate::FeatureSpec`]).
-pub fn catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
+/// Every feature the config implies, in output order, with the columns the vocabulary gives (see
+/// [`crate::vocabulary_of`]). A per-event feature whose name another feature already has is left out (e.g.
+/// `events_7d` of an event named `events`); [`Vocabulary::of_defs`] then no longer lists its event.
+pub fn catalog(config: &Config, vocabulary: &Vocabulary) -> Vec<FeatureDef> {
+    let mut defs = fixed_catalog(config, &vocabulary.levels);
+    let mut usage = Vec::new();
+    for event in &vocabulary.events {
+        let features = event_usage(event);
+        let taken = |f: &FeatureDef| defs.iter().chain(&usage).any(|d: &FeatureDef| d.name == f.name);
+        if !features.iter().any(taken) {
+            usage.extend(features);
+        }
+    }
+    let at = defs
+        .iter()
+        .position(|d| d.family == Family::AdoptionSpeed)
+        .unwrap_or(defs.len());
+    defs.splice(at..at, usage);
+    defs
+}
+
+/// The features that do not depend on which events the data holds.
+fn fixed_catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
     use Aggregation::*;
     use EventSet::*;
     use Family::*;
@@ -716,6 +808,7 @@ impl fmt::Display for Family {
         f.write_str(match self {
             Family::TimeInProduct => "time in product",
             Family::FeatureBreadth => "feature breadth",
+            Family::EventUsage => "event usage",
             Family::AdoptionSpeed => "adoption speed",
             Family::LimitProximity => "limit proximity",
             Family::HandRaising => "hand-raising",
@@ -787,9 +880,19 @@ mod tests {
             ("industry".to_string(), vec!["b".to_string(), "a".to_string()]),
             ("segment".to_string(), vec![]),
         ];
-        let defs = catalog(&config, &levels);
-        assert_eq!(levels_in(&defs), levels);
-        assert_eq!(catalog(&config, &levels_in(&defs)), defs);
+        let vocabulary = Vocabulary {
+            levels,
+            events: vec!["export".to_string(), "events".to_string(), "share".to_string()],
+        };
+        let defs = catalog(&config, &vocabulary);
+        let again = Vocabulary::of_defs(&defs);
+        assert_eq!(again.levels, vocabulary.levels);
+        assert_eq!(
+            again.events,
+            ["export", "share"],
+            "`events_7d` is taken: `events` has no family"
+        );
+        assert_eq!(catalog(&config, &again), defs);
     }
 
     #[test]
@@ -818,7 +921,11 @@ mod tests {
         "#;
         let config = Config::parse(text, std::path::Path::new("/x/pql.toml")).unwrap();
         let levels = vec![("industry".to_string(), vec!["other".to_string(), "missing".to_string()])];
-        let defs = catalog(&config, &levels);
+        let vocabulary = Vocabulary {
+            levels,
+            events: vec!["task".to_string()],
+        };
+        let defs = catalog(&config, &vocabulary);
         let mut names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
         let count = names.len();
         names.sort_unstable();

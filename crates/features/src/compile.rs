@@ -9,15 +9,32 @@ use polars::prelude::*;
 use crate::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window};
 use crate::prepare::{period_id, DailyNeeds, Prepared, DAY_US};
 
-/// What the daily table must hold for the definitions: the event sets they count (with their latest time
-/// where a "days since" reads it) and the limit periods.
+/// Whether a definition reads one event's own counts ([`Prepared::event_days`]) rather than the daily table.
+fn reads_event_days(def: &FeatureDef) -> Option<&str> {
+    match (&def.events, &def.aggregation) {
+        (EventSet::Named(event), Aggregation::Count | Aggregation::ActiveDays | Aggregation::DaysSinceLast) => {
+            Some(event)
+        }
+        _ => None,
+    }
+}
+
+/// What the prepared tables must hold for the definitions: the event sets the daily table counts (with
+/// their latest time where a "days since" reads it), the limit periods, and the events counted one by one.
 pub fn daily_needs(defs: &[FeatureDef], config: &pql_data::Config) -> DailyNeeds {
     let mut needs = DailyNeeds {
         sets: Vec::new(),
         with_last: Vec::new(),
         limits: config.limits.iter().map(|l| (l.event.clone(), l.period)).collect(),
+        named: Vec::new(),
     };
     for def in defs {
+        if let Some(event) = reads_event_days(def) {
+            if !needs.named.iter().any(|e| e == event) {
+                needs.named.push(event.to_string());
+            }
+            continue;
+        }
         let set = match &def.aggregation {
             Aggregation::Count | Aggregation::ActiveDays | Aggregation::DaysSinceLast | Aggregation::Trend(_) => {
                 def.events.clone()
@@ -123,6 +140,85 @@ impl Aggregates {
     }
 }
 
+/// The per-account aggregates of the individually counted events: one grouped pass over
+/// [`Prepared::event_days`] by account and event, then one frame per event with its columns.
+#[derive(Default)]
+struct EventDayAggregates {
+    /// The grouped aggregations, named `a<j>`.
+    aggregations: Vec<Expr>,
+    /// For each event index: (aggregation column, output column).
+    outputs: Vec<(u32, String, String)>,
+}
+
+impl EventDayAggregates {
+    /// Adds the aggregate `def` (a count, active days or latest time of event `index`) as column `name`,
+    /// and returns it.
+    fn add(&mut self, index: usize, name: &str, def: &FeatureDef, k: i64) -> Expr {
+        let aggregation = match def.aggregation {
+            Aggregation::Count => on_days_only(col("n"), def.window, k).sum().cast(DataType::Float64),
+            Aggregation::ActiveDays => on_days(def.window, k).cast(DataType::UInt32).sum(),
+            _ => col("last").max(),
+        };
+        let position = match self.aggregations.iter().position(|a| *a == aggregation) {
+            Some(j) => j,
+            None => {
+                self.aggregations.push(aggregation);
+                self.aggregations.len() - 1
+            }
+        };
+        self.outputs
+            .push((index as u32, format!("a{position}"), name.to_string()));
+        col(name)
+    }
+
+    /// One frame with `acc` and every output column (as `f64`), over the rows up to day `k`, built
+    /// eagerly from one grouped pass: a lazy join per event would nest the plan once per event.
+    fn frame(self, event_days: &DataFrame, accounts: usize, k: i64) -> PolarsResult<Option<LazyFrame>> {
+        if self.outputs.is_empty() {
+            return Ok(None);
+        }
+        let aggregations: Vec<Expr> = self
+            .aggregations
+            .into_iter()
+            .enumerate()
+            .map(|(j, a)| a.cast(DataType::Float64).alias(format!("a{j}")))
+            .collect();
+        let grouped = event_days
+            .clone()
+            .lazy()
+            .filter(col("day").lt_eq(lit(k)))
+            .group_by([col("acc"), col("ev")])
+            .agg(aggregations)
+            .collect()?;
+        let acc = grouped.column("acc")?.u32()?;
+        let ev = grouped.column("ev")?.u32()?;
+        let mut by_event: Vec<Vec<usize>> = Vec::new();
+        let mut sources = Vec::with_capacity(self.outputs.len());
+        for (o, (event, from, _)) in self.outputs.iter().enumerate() {
+            let event = *event as usize;
+            if by_event.len() <= event {
+                by_event.resize(event + 1, Vec::new());
+            }
+            by_event[event].push(o);
+            sources.push(grouped.column(from)?.f64()?);
+        }
+        let mut values: Vec<Vec<Option<f64>>> = vec![vec![None; accounts]; self.outputs.len()];
+        for ((acc, ev), row) in acc.into_no_null_iter().zip(ev.into_no_null_iter()).zip(0..) {
+            for &o in by_event.get(ev as usize).map_or(&[][..], Vec::as_slice) {
+                values[o][acc as usize] = sources[o].get(row);
+            }
+        }
+        let mut columns = vec![Column::new("acc".into(), (0..accounts as u32).collect::<Vec<_>>())];
+        columns.extend(
+            self.outputs
+                .iter()
+                .zip(values)
+                .map(|((_, _, to), v)| Column::new(to.as_str().into(), v)),
+        );
+        Ok(Some(DataFrame::new(accounts, columns)?.lazy()))
+    }
+}
+
 /// `value` where `condition` holds, null elsewhere: a filter that keeps aggregations on polars' fast path.
 fn where_(condition: Expr, value: Expr) -> Expr {
     when(condition).then(value).otherwise(lit(NULL))
@@ -157,8 +253,28 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
     let mut finals: Vec<Expr> = Vec::new();
 
     let tenure = days(lit(t) - col("signup"));
+    let mut per_event = EventDayAggregates::default();
     for (i, def) in defs.iter().enumerate() {
         let tmp = format!("__{i}");
+        if let Some(event) = reads_event_days(def) {
+            let index = prepared
+                .needs
+                .named
+                .iter()
+                .position(|e| e == event)
+                .expect("daily_needs lists every named event");
+            let value = per_event.add(index, &tmp, def, k);
+            let value = match def.aggregation {
+                Aggregation::DaysSinceLast => days(lit(t) - value),
+                _ => value,
+            };
+            let value = match def.missing {
+                Missing::Zero => value.fill_null(lit(0.0)),
+                Missing::Tenure => value.fill_null(tenure.clone()),
+            };
+            finals.push(value.cast(DataType::Float64).alias(def.name.as_str()));
+            continue;
+        }
         let value = match &def.aggregation {
             Aggregation::Tenure => tenure.clone(),
             Aggregation::Count => {
@@ -336,6 +452,9 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
         frame = join(frame, users);
     }
     for extra in extra_frames {
+        frame = join(frame, extra);
+    }
+    if let Some(extra) = per_event.frame(&prepared.event_days, prepared.accounts.height(), k)? {
         frame = join(frame, extra);
     }
 

@@ -25,7 +25,7 @@ use polars::prelude::*;
 use pql_data::config::{AttributeKind, Config};
 use pql_data::FrameWriter;
 
-pub use catalog::{levels_in, FeatureDef, Levels, Roles};
+pub use catalog::{FeatureDef, Levels, Roles, Vocabulary};
 pub use error::FeatureError;
 /// The ingestion rules other compilers of the definitions (the SQL of `pql-sql`) write out.
 pub use pql_data::input::{FUTURE_TOLERANCE_US, MAX_TS, MIN_TS};
@@ -93,24 +93,35 @@ pub struct FeatureBuilder {
 }
 
 impl FeatureBuilder {
-    /// Reads and prepares the inputs for the snapshots. Categorical levels are `levels` (e.g. a model's),
-    /// or the most frequent in the accounts table when `None`.
-    pub fn new(config: &Config, snapshots: &Snapshots, levels: Option<&Levels>) -> Result<Self, FeatureError> {
+    /// Reads and prepares the inputs for the snapshots. The columns are those of `vocabulary` (e.g. a
+    /// model's, [`Vocabulary::of_defs`]), or when `None` the data's: the most frequent categorical levels in
+    /// the accounts table and the most frequent product events (see [`vocabulary_of`]).
+    pub fn new(config: &Config, snapshots: &Snapshots, vocabulary: Option<&Vocabulary>) -> Result<Self, FeatureError> {
         let dates = snapshots.dates(config)?;
         let days: Vec<i64> = dates.iter().map(|d| epoch_day(*d)).collect();
+        let events = match vocabulary {
+            Some(vocabulary) => vocabulary.events.clone(),
+            None => frequent_events(config, days.iter().max().map(|&k| k * prepare::DAY_US))?,
+        };
         // The definitions depend on levels only through attribute columns, which preparation does not read.
-        let provisional = catalog::catalog(config, &Vec::new());
+        let provisional = catalog::catalog(
+            config,
+            &Vocabulary {
+                levels: Vec::new(),
+                events: events.clone(),
+            },
+        );
         let needs = compile::daily_needs(&provisional, config);
         let spans = compile::recent_spans(&provisional, &days);
         let prepared = prepare::prepare(config, &needs, &spans)?;
         tracing::info!(report = ?prepared.report, snapshots = days.len(), "inputs prepared");
-        let levels = match levels {
-            Some(levels) => levels.clone(),
+        let levels = match vocabulary {
+            Some(vocabulary) => vocabulary.levels.clone(),
             None => levels_of(&prepared.accounts, config)?,
         };
         Ok(FeatureBuilder {
             prepared,
-            defs: catalog::catalog(config, &levels),
+            defs: catalog::catalog(config, &Vocabulary { levels, events }),
             days,
             horizon_days: config.label.horizon_days,
             progress: None,
@@ -352,15 +363,72 @@ pub fn inspect(config: &Config) -> Result<(InputReport, Vec<InputWarning>), Feat
         sets: Vec::new(),
         with_last: Vec::new(),
         limits: Vec::new(),
+        named: Vec::new(),
     };
     let prepared = prepare::prepare(config, &needs, &[])?;
     Ok((prepared.report, prepared.warnings))
 }
 
-/// The feature dictionary for a config, with categorical levels read from its accounts table.
+/// The feature dictionary for a config, with the vocabulary of its data ([`vocabulary_of`]).
 pub fn describe(config: &Config) -> Result<Vec<FeatureDef>, FeatureError> {
+    Ok(catalog::catalog(config, &vocabulary_of(config)?))
+}
+
+/// The columns the data gives the dictionary: the most frequent levels of each categorical attribute in the
+/// accounts table, and the `[events] per_event` most frequent product events of the events file.
+pub fn vocabulary_of(config: &Config) -> Result<Vocabulary, FeatureError> {
     let accounts = pql_data::input::read_accounts(config)?;
-    Ok(catalog::catalog(config, &levels_of(&accounts, config)?))
+    Ok(Vocabulary {
+        levels: levels_of(&accounts, config)?,
+        events: frequent_events(config, None)?,
+    })
+}
+
+/// The `[events] per_event` product events with the most rows in the events file up to `until` (μs, e.g. the
+/// latest snapshot; every row when `None`), ties by name: events in no other role (hand-raise,
+/// collaboration, limit-reached, ignored). Events after `until` never change the choice, and neither do the
+/// cleaning rules: every row counts.
+pub fn frequent_events(config: &Config, until: Option<i64>) -> Result<Vec<String>, FeatureError> {
+    let limit = config.events.per_event;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let roles = Roles::of(config);
+    let other_roles: Vec<&String> = roles
+        .hand_raise
+        .iter()
+        .chain(&roles.collaboration)
+        .chain(&roles.ignore)
+        .chain(&roles.limit_reached)
+        .collect();
+    let counts = pql_data::input::scan_events(config)?
+        .select([
+            col("event").cast(DataType::String),
+            col("timestamp").to_physical().alias("ts"),
+        ])
+        .filter(match until {
+            Some(until) => col("event").is_not_null().and(col("ts").lt_eq(lit(until))),
+            None => col("event").is_not_null(),
+        })
+        .select([col("event")])
+        .group_by([col("event")])
+        .agg([len().alias("n")])
+        .collect_with_engine(Engine::Streaming)
+        .map_err(|err| match pql_data::input::unreadable_event_file(config) {
+            Some(err) => FeatureError::Input(err),
+            None => FeatureError::Compute(err),
+        })?
+        .unwrap_single();
+    let names = counts.column("event")?.str()?;
+    let n = counts.column("n")?.u32()?;
+    let mut events: Vec<(u32, String)> = names
+        .iter()
+        .zip(n.iter())
+        .filter_map(|(name, n)| Some((n?, name?.to_string())))
+        .filter(|(_, name)| !other_roles.contains(&name))
+        .collect();
+    events.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(events.into_iter().take(limit).map(|(_, name)| name).collect())
 }
 
 /// The most frequent levels of each categorical attribute (ties by name), up to [`catalog::MAX_LEVELS`].

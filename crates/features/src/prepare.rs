@@ -167,6 +167,9 @@ pub struct Prepared {
     pub users: DataFrame,
     /// Product events inside the windowed-distinct spans of the requested snapshots: `acc`, `day`, `ev`.
     pub recent: DataFrame,
+    /// One row per account, day and event of [`DailyNeeds::named`]: `acc`, `day`, `ev` (the index in
+    /// `named`), `n` (count) and `last` (latest μs).
+    pub event_days: DataFrame,
     /// What `daily` holds.
     pub needs: DailyNeeds,
     /// For each limit `i`: metered events per account and period (`acc`, `period`, `n_<k>`).
@@ -191,6 +194,8 @@ pub struct DailyNeeds {
     pub with_last: Vec<bool>,
     /// Limits as (metered event, period), by index `i` of their `period_<i>` column.
     pub limits: Vec<(String, Period)>,
+    /// The events counted one by one in [`Prepared::event_days`], by index.
+    pub named: Vec<String>,
 }
 
 /// Integer codes of event names, shared by the events and the config.
@@ -362,7 +367,7 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
     warnings.extend(warnings_unseen);
     report.conversions_after_observation_end =
         converted_times_after(&conversion_codes, &conversion_times, &index_of_code, observation_end)?;
-    let (daily, first_use, users, recent) = builder.finish()?;
+    let (daily, first_use, users, recent, event_days) = builder.finish()?;
 
     let period_totals = needs
         .limits
@@ -399,6 +404,7 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         first_use,
         users,
         recent,
+        event_days,
         needs: needs.clone(),
         period_totals,
         observation_end,
@@ -649,7 +655,9 @@ impl<'a> Pass<'a> {
         if self.state.is_duplicate(acc, ts, ev, user) {
             counts.duplicate_events += 1;
         } else {
-            self.builder.push(&mut self.state, acc, ts, ev, user, bits, signup);
+            let named = self.roles.named(ev);
+            self.builder
+                .push(&mut self.state, acc, ts, ev, user, bits, named, signup);
         }
         true
     }
@@ -678,7 +686,16 @@ struct EventRoles {
     key: Vec<u32>,
     hand_raise: Vec<u32>,
     sets: Vec<SetRule>,
+    /// Codes of [`DailyNeeds::named`], by index.
+    named: Vec<u32>,
+    /// The index in `named` of each code seen ([`NOT_NAMED`] if none).
+    named_cache: Vec<u32>,
 }
+
+/// An event code that is not one of [`DailyNeeds::named`].
+const NOT_NAMED: u32 = u32::MAX;
+/// Not yet looked up, in [`EventRoles`]'s named cache.
+const NAMED_UNKNOWN: u32 = u32::MAX - 1;
 
 /// How membership of one daily set is decided.
 #[derive(Clone, Copy)]
@@ -729,6 +746,8 @@ impl EventRoles {
             key: codes.of(&config.events.key)?,
             hand_raise: codes.of(&config.events.hand_raise)?,
             sets,
+            named: codes.of(&needs.named)?,
+            named_cache: Vec::new(),
         })
     }
 
@@ -746,6 +765,22 @@ impl EventRoles {
             self.cache[i] = self.compute(code);
         }
         self.cache[i]
+    }
+
+    /// The index of `code` among the individually counted events, or [`NOT_NAMED`].
+    fn named(&mut self, code: u32) -> u32 {
+        let i = code as usize;
+        if i >= self.named_cache.len() {
+            self.named_cache.resize(i + 1, NAMED_UNKNOWN);
+        }
+        if self.named_cache[i] == NAMED_UNKNOWN {
+            self.named_cache[i] = self
+                .named
+                .iter()
+                .position(|&c| c == code)
+                .map_or(NOT_NAMED, |k| k as u32);
+        }
+        self.named_cache[i]
     }
 
     fn compute(&self, code: u32) -> u64 {
@@ -860,6 +895,13 @@ struct Builder<'a> {
     r_acc: Vec<u32>,
     r_day: Vec<i32>,
     r_ev: Vec<u32>,
+    /// The named events of the current account-day: (index, count, latest μs).
+    day_named: Vec<(u32, u32, i64)>,
+    e_acc: Vec<u32>,
+    e_day: Vec<i32>,
+    e_ev: Vec<u32>,
+    e_n: Vec<u32>,
+    e_last: Vec<i64>,
     events_used: u64,
     latest_event: i64,
     /// The latest two distinct days with events, latest first.
@@ -893,6 +935,12 @@ impl<'a> Builder<'a> {
             r_acc: Vec::new(),
             r_day: Vec::new(),
             r_ev: Vec::new(),
+            day_named: Vec::new(),
+            e_acc: Vec::new(),
+            e_day: Vec::new(),
+            e_ev: Vec::new(),
+            e_n: Vec::new(),
+            e_last: Vec::new(),
             events_used: 0,
             latest_event: i64::MIN,
             latest_days: [NO_DAY; 2],
@@ -901,7 +949,17 @@ impl<'a> Builder<'a> {
 
     /// Adds one clean event (in per-account time order).
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, state: &mut AccountState, acc: u32, ts: i64, ev: u32, user: u32, bits: u64, signup: i64) {
+    fn push(
+        &mut self,
+        state: &mut AccountState,
+        acc: u32,
+        ts: i64,
+        ev: u32,
+        user: u32,
+        bits: u64,
+        named: u32,
+        signup: i64,
+    ) {
         self.events_used += 1;
         self.latest_event = self.latest_event.max(ts);
         let day = ceil_day(ts);
@@ -921,6 +979,15 @@ impl<'a> Builder<'a> {
             self.sessions += 1;
         }
         state.last_ts = Some(ts);
+        if named != NOT_NAMED {
+            match self.day_named.iter_mut().find(|(k, _, _)| *k == named) {
+                Some((_, n, last)) => {
+                    *n += 1;
+                    *last = ts;
+                }
+                None => self.day_named.push((named, 1, ts)),
+            }
+        }
         for k in 0..self.counts.len() {
             if bits >> k & 1 == 1 {
                 self.counts[k] += 1;
@@ -962,6 +1029,13 @@ impl<'a> Builder<'a> {
         self.d_acc.push(acc);
         self.d_day.push(day as i32);
         self.d_sessions.push(std::mem::take(&mut self.sessions));
+        for (ev, n, last) in self.day_named.drain(..) {
+            self.e_acc.push(acc);
+            self.e_day.push(day as i32);
+            self.e_ev.push(ev);
+            self.e_n.push(n);
+            self.e_last.push(last);
+        }
         for k in 0..self.counts.len() {
             self.d_counts[k].push(std::mem::take(&mut self.counts[k]));
             let last = std::mem::replace(&mut self.lasts[k], NO_TIME);
@@ -971,8 +1045,8 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// The daily, first-use, users and recent tables.
-    fn finish(mut self) -> PolarsResult<(DataFrame, DataFrame, DataFrame, DataFrame)> {
+    /// The daily, first-use, users, recent and event-days tables.
+    fn finish(mut self) -> PolarsResult<(DataFrame, DataFrame, DataFrame, DataFrame, DataFrame)> {
         self.flush_day();
         let periods: Vec<Column> = self
             .needs
@@ -1025,7 +1099,14 @@ impl<'a> Builder<'a> {
             Column::new("day".into(), self.r_day),
             Column::new("ev".into(), self.r_ev),
         ])?;
-        Ok((daily, first_use, users, recent))
+        let event_days = DataFrame::new_infer_height(vec![
+            Column::new("acc".into(), self.e_acc),
+            Column::new("day".into(), self.e_day),
+            Column::new("ev".into(), self.e_ev),
+            Column::new("n".into(), self.e_n),
+            Column::new("last".into(), self.e_last),
+        ])?;
+        Ok((daily, first_use, users, recent, event_days))
     }
 }
 

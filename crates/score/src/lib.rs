@@ -13,10 +13,10 @@
 //! use pql_features::{FeatureBuilder, Snapshots};
 //! let artifact = pql_train::Artifact::load("models/0123456789abcdef".as_ref())?;
 //! let config = pql_data::Config::load("data/sample/pql.toml")?;
-//! let levels = pql_features::levels_in(&artifact.features);
+//! let vocabulary = pql_features::Vocabulary::of_defs(&artifact.features);
 //! let scorer = pql_score::Scorer::for_config(&artifact, &config)?;
 //! let date = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
-//! let table = FeatureBuilder::new(&config, &Snapshots::One(date), Some(&levels))?.collect()?;
+//! let table = FeatureBuilder::new(&config, &Snapshots::One(date), Some(&vocabulary))?.collect()?;
 //! let scores = scorer.score(&table.frame, &pql_score::TierPolicy::Model)?;
 //! println!("{} accounts, {} PQLs", scores.summary.rows, scores.summary.hot);
 //! # Ok(()) }
@@ -34,7 +34,7 @@ use std::sync::Arc;
 use ndarray::Array2;
 use polars::prelude::*;
 use pql_data::Config;
-use pql_features::{catalog, levels_in, FeatureDef, Roles};
+use pql_features::{catalog, FeatureDef, Roles, Vocabulary};
 use pql_train::matrix::FeatureColumns;
 use pql_train::Artifact;
 use rayon::prelude::*;
@@ -116,7 +116,10 @@ impl<'a> Scorer<'a> {
                 model_id: artifact.model_id.clone(),
             });
         }
-        Scorer::new(artifact, &catalog::catalog(config, &levels_in(&artifact.features)))
+        Scorer::new(
+            artifact,
+            &catalog::catalog(config, &Vocabulary::of_defs(&artifact.features)),
+        )
     }
 
     /// Checks that `available` (the features a config or a table provides) holds every feature of the model

@@ -179,6 +179,11 @@ mod tests {
                 "pricing page viewed 3 times in the last 7 days",
             ),
             (
+                def(named("report_exported"), Window::Lifetime, Aggregation::DaysSinceLast),
+                3.2,
+                "last report exported 3 days ago",
+            ),
+            (
                 def(named("limit_reached"), Window::LastDays(7), Aggregation::Count),
                 1.0,
                 "limit reached once in the last 7 days",

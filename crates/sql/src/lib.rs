@@ -363,7 +363,11 @@ period = "week"
         )
         .unwrap();
         let levels = vec![("in`du\"stry".to_string(), vec![r"O'Reilly\".to_string()])];
-        let defs = pql_features::catalog::catalog(&config, &levels);
+        let vocabulary = pql_features::Vocabulary {
+            levels,
+            events: vec!["e'v\\\"nt".to_string()],
+        };
+        let defs = pql_features::catalog::catalog(&config, &vocabulary);
         let dates = [chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap()];
         for dialect in [Dialect::DuckDb, Dialect::Spark] {
             let script = Script {
