@@ -550,6 +550,7 @@ fn per_event_caps_the_event_usage_family_and_a_given_vocabulary_keeps_its_events
     let vocabulary = pql_features::Vocabulary {
         levels: vec![("industry".to_string(), vec!["retail".to_string()])],
         events: vec!["search_done".to_string(), "retired_feature".to_string()],
+        valued: Vec::new(),
     };
     let date = "2025-03-10".parse::<chrono::NaiveDate>().unwrap();
     let table = pql_features::FeatureBuilder::new(&config, &pql_features::Snapshots::One(date), Some(&vocabulary))
@@ -568,6 +569,104 @@ fn per_event_caps_the_event_usage_family_and_a_given_vocabulary_keeps_its_events
             ("days_since_retired_feature", 37.0),
         ],
     );
+}
+
+/// A purchase history with a value column (`amount`, mapped in `[columns.events]`): a repeated purchase
+/// with the same amount (a duplicate), one at the same instant with another amount (not one), a purchase
+/// without an amount, one outside the last 30 days, and an event type that never has values.
+pub fn valued_fixture() -> Dir {
+    let dir = Dir::new();
+    dir.write(
+        "pql.toml",
+        "[inputs]\nevents = \"events.csv\"\naccounts = \"accounts.csv\"\nconversions = \"conversions.csv\"\n\
+         [columns.events]\nvalue = \"amount\"\n[events]\nhand_raise = [\"membership_viewed\"]\n\
+         [label]\nhorizon_days = 10\nobserved_until = \"2025-04-01\"\n",
+    );
+    dir.write(
+        "accounts.csv",
+        "account_id,signup_at\nA,2025-01-01T00:00:00Z\nB,2025-02-01T00:00:00Z\nC,2025-03-01T00:00:00Z\n",
+    );
+    dir.write("conversions.csv", "account_id,converted_at\nB,2025-03-12T00:00:00Z\n");
+    dir.write(
+        "events.csv",
+        "account_id,user_id,event,timestamp,amount
+A,,purchase,2025-01-15T09:00:00Z,100
+A,,purchase,2025-03-01T10:00:00Z,10
+A,,purchase,2025-03-01T10:00:00Z,10
+A,,purchase,2025-03-01T10:00:00Z,5.5
+A,,view_item,2025-03-02T10:00:00Z,
+A,,purchase,2025-03-05T10:00:00Z,
+A,,membership_viewed,2025-03-06T10:00:00Z,
+B,,view_item,2025-02-02T10:00:00Z,
+B,,purchase,2025-03-09T23:00:00Z,-2.5
+C,,view_item,2025-03-02T10:00:00Z,
+",
+    );
+    dir
+}
+
+#[test]
+fn event_values_are_summed_and_averaged_and_tell_duplicates_apart() {
+    let dir = valued_fixture();
+    // Runs `pql features` as of 2025-03-10 into `out`; returns its stderr (the input report).
+    let features = |out: &str| {
+        let run = dir.pql(&[
+            "features",
+            "--config",
+            "pql.toml",
+            "--as-of",
+            "2025-03-10",
+            "--out",
+            out,
+        ]);
+        assert!(run.status.success());
+        String::from_utf8(run.stderr).unwrap()
+    };
+    let report = features("out.parquet");
+    assert!(report.contains("1 duplicate events"), "{report}");
+    let frame = read(&dir.join("out.parquet"));
+    assert!(
+        frame.column("view_item_value_sum").is_err(),
+        "an event without values has no value features"
+    );
+    assert_values(
+        &row(&frame, "A", "2025-03-10"),
+        &[
+            ("purchase_count", 4.0),
+            ("purchase_value_sum", 115.5),
+            ("purchase_value_30d", 15.5),
+            ("purchase_value_mean", 115.5 / 3.0),
+            ("view_item_count", 1.0),
+        ],
+    );
+    assert_values(
+        &row(&frame, "B", "2025-03-10"),
+        &[
+            ("purchase_value_sum", -2.5),
+            ("purchase_value_30d", -2.5),
+            ("purchase_value_mean", -2.5),
+        ],
+    );
+    assert_values(
+        &row(&frame, "C", "2025-03-10"),
+        &[
+            ("purchase_count", 0.0),
+            ("purchase_value_sum", 0.0),
+            ("purchase_value_mean", 0.0),
+        ],
+    );
+    // Without the mapping the amounts are not read, and the equal-time purchases of A are duplicates.
+    dir.write(
+        "pql.toml",
+        &std::fs::read_to_string(dir.join("pql.toml"))
+            .unwrap()
+            .replace("value = \"amount\"", ""),
+    );
+    let report = features("plain.parquet");
+    assert!(report.contains("2 duplicate events"), "{report}");
+    let plain = read(&dir.join("plain.parquet"));
+    assert!(plain.column("purchase_value_sum").is_err());
+    assert_values(&row(&plain, "A", "2025-03-10"), &[("purchase_count", 3.0)]);
 }
 
 #[test]

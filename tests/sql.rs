@@ -830,3 +830,23 @@ fn sql_history_before_1970_matches_pql() {
     plan_features(&mut plan, &dir, &ENGINES, &options, &tables(&dir, "csv"), &pql);
     plan.run(&venv, &dir);
 }
+
+#[test]
+fn sql_event_values_match_pql() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
+    let dir = crate::features::valued_fixture();
+    let pql = dir.join("pql.parquet");
+    let options = ["--from", "2025-03-03", "--to", "2025-03-17"];
+    dir.pql_ok(
+        &[
+            &["features", "--config", "pql.toml", "--out", pql.to_str().unwrap()][..],
+            &options,
+        ]
+        .concat(),
+    );
+    assert!(read_parquet(&pql).column("purchase_value_mean").is_ok());
+    let mut plan = Plan::default();
+    plan_features(&mut plan, &dir, &ENGINES, &options, &tables(&dir, "csv"), &pql);
+    plan.run(&venv, &dir);
+}

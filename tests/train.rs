@@ -49,7 +49,7 @@ fn training_on_the_sample_writes_a_calibrated_model_with_every_report_section() 
         assert!(out.contains(section), "missing `{section}` in:\n{out}");
     }
     let artifact = json(&model.join("model.json"));
-    assert_eq!(artifact["format_version"], 4);
+    assert_eq!(artifact["format_version"], 5);
     assert_eq!(
         artifact["training"]["event_roles"]["key"],
         serde_json::json!(["automation_created", "dashboard_created", "integration_connected"])

@@ -930,10 +930,23 @@ fn train(
     };
     let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
     let rows = pql_train::matrix::LabelledMatrix::from_table(&frame, &names)?;
+    let mut ruled: Vec<&str> = Vec::new();
+    for rule in &config.rules {
+        let rule = pql_train::rules::Rule::parse(&rule.name, &rule.when, &names)?;
+        ruled.extend(rule.columns().map(|j| names[j].as_str()));
+    }
+    let (rows, constant) = rows.without_constant_columns(&ruled);
+    if !constant.is_empty() {
+        ui.note(format!(
+            "left out {} features with one value on every labelled row: {}",
+            constant.len(),
+            constant.join(", ")
+        ));
+    }
     ui.note(format!(
         "training on {} labelled rows x {} features ({} rows without a label yet left out)",
         rows.labels.len(),
-        names.len(),
+        rows.names.len(),
         frame.height() - rows.labels.len()
     ));
     drop(frame);

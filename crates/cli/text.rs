@@ -35,12 +35,17 @@ pub fn training_report(artifact: &pql_train::Artifact) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<10} {:>8.4} {:>8.4} {:>8.5} {:>8.4}  {settings} (raw, validation)",
+            "{:<10} {:>8.4} {:>8.4} {:>8.5} {:>8.4}  {settings} (raw, validation){}",
             c.settings.kind().to_string(),
             m.roc_auc,
             m.pr_auc,
             m.log_loss,
-            m.ece
+            m.ece,
+            if m.no_better_than_chance() {
+                "  NO BETTER THAN CHANCE"
+            } else {
+                ""
+            }
         );
     }
     let m = &artifact.metrics;
@@ -364,10 +369,14 @@ pub fn drift(drift: &pql_score::drift::Drift, thresholds: &pql_data::config::Dri
         drift.probability,
         flag(drift.probability, thresholds.score_psi)
     );
-    let mut features: Vec<&(String, f64)> = drift.features.iter().collect();
-    features.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (name, psi) in features {
-        let _ = writeln!(out, "{name:<40} {psi:>7.4}  {}", flag(*psi, thresholds.feature_psi));
+    let mut features: Vec<_> = drift.features.iter().collect();
+    features.sort_by(|a, b| b.psi.total_cmp(&a.psi));
+    for f in features {
+        let flag = match f.grows_with_age {
+            true => "(grows as accounts age; never warned)",
+            false => flag(f.psi, thresholds.feature_psi),
+        };
+        let _ = writeln!(out, "{:<40} {:>7.4}  {flag}", f.name, f.psi);
     }
     out
 }

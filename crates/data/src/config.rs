@@ -119,6 +119,9 @@ pub struct EventColumns {
     pub event: String,
     /// When it happened (UTC). Default `timestamp`.
     pub timestamp: String,
+    /// An optional number the event carries (an amount spent, seats added, messages in a batch): when
+    /// mapped, per-event features also sum and average it. Not mapped by default.
+    pub value: Option<String>,
 }
 
 impl Default for EventColumns {
@@ -128,6 +131,7 @@ impl Default for EventColumns {
             user_id: "user_id".into(),
             event: "event".into(),
             timestamp: "timestamp".into(),
+            value: None,
         }
     }
 }
@@ -630,7 +634,10 @@ fn check_columns(columns: &Columns, invalid: &impl Fn(String, String) -> ConfigE
                 ("user_id", &columns.events.user_id),
                 ("event", &columns.events.event),
                 ("timestamp", &columns.events.timestamp),
-            ],
+            ]
+            .into_iter()
+            .chain(columns.events.value.as_ref().map(|v| ("value", v)))
+            .collect(),
         ),
         (
             "accounts",

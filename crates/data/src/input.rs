@@ -8,7 +8,8 @@
 //! verified before it is read: a damaged page is refused, naming its column, row group and page.
 //!
 //! Contract types after reading:
-//! - events: `account_id` str, `user_id` str (null when empty), `event` str, `timestamp` datetime[μs];
+//! - events: `account_id` str, `user_id` str (null when empty), `event` str, `timestamp` datetime[μs], and
+//!   `value` f64 (null when empty) when mapped;
 //! - accounts: `account_id` str (unique), `signup_at` datetime[μs], `plan` str (null when absent), then
 //!   each declared attribute (numeric as f64, categorical as str, null when empty);
 //! - conversions: `account_id` str, `converted_at` datetime[μs].
@@ -88,18 +89,23 @@ impl ColumnSpec {
 }
 
 /// The columns of the events table.
-fn event_specs(config: &Config) -> [ColumnSpec; 4] {
+fn event_specs(config: &Config) -> Vec<ColumnSpec> {
     const TABLE: &str = "events";
     let c = &config.columns.events;
-    [
+    let mut specs = vec![
         ColumnSpec::required(TABLE, "account_id", &c.account_id, Kind::Id),
         ColumnSpec::required(TABLE, "user_id", &c.user_id, Kind::OptionalText),
         ColumnSpec::required(TABLE, "event", &c.event, Kind::Id),
         ColumnSpec::required(TABLE, "timestamp", &c.timestamp, Kind::Timestamp),
-    ]
+    ];
+    if let Some(value) = &c.value {
+        specs.push(ColumnSpec::required(TABLE, "value", value, Kind::Number));
+    }
+    specs
 }
 
-/// Reads the events table: `account_id`, `user_id`, `event`, `timestamp`.
+/// Reads the events table: `account_id`, `user_id`, `event`, `timestamp`, and `value` (f64, null when
+/// empty) when `[columns.events] value` maps it.
 pub fn read_events(config: &Config) -> Result<DataFrame, InputError> {
     let specs = event_specs(config);
     read_table(&config.inputs.events, &specs, |_, _| Ok(()))
@@ -184,6 +190,13 @@ fn scan_parquet(path: &Path, specs: &[ColumnSpec]) -> Result<Option<LazyFrame>, 
             }
             (Kind::Timestamp, DataType::Date) => (source.to_physical().cast(DataType::Int64) * lit(86_400_000_000i64))
                 .cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+            // NaN and infinities are missing values, not numbers (as the eager path).
+            (Kind::Number, d) if d.is_primitive_numeric() => {
+                let number = source.cast(DataType::Float64);
+                when(number.clone().is_finite())
+                    .then(number)
+                    .otherwise(lit(NULL).cast(DataType::Float64))
+            }
             _ => return Ok(None),
         };
         exprs.push(expr.alias(spec.name.as_str()));

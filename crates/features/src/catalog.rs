@@ -195,6 +195,10 @@ pub enum Aggregation {
     },
     /// `(a - b) / (a + b)` of the event counts in the last `days` and the `days` before.
     Trend(u32),
+    /// The sum of the events' values (`[columns.events] value`; events without one add nothing).
+    ValueSum,
+    /// The mean value of the events that have one.
+    ValueMean,
     /// A numeric account attribute.
     NumericAttribute(String),
     /// 1 if a numeric or categorical attribute is missing.
@@ -262,6 +266,17 @@ pub struct FeatureDef {
     pub description: String,
 }
 
+impl FeatureDef {
+    /// Whether the feature moves as accounts age, whatever they do: the tenure itself, and the "days since
+    /// the latest" features that fall back to it for accounts that never had the event. Such a feature's
+    /// drift is expected, not a warning. (A "days to the first" feature also falls back to the tenure, but
+    /// an account that adopted keeps its value: its drift says adoption changed.)
+    pub fn grows_with_age(&self) -> bool {
+        self.aggregation == Aggregation::Tenure
+            || (self.aggregation == Aggregation::DaysSinceLast && self.missing == Missing::Tenure)
+    }
+}
+
 /// The levels of each categorical attribute, in column order.
 pub type Levels = Vec<(String, Vec<String>)>;
 
@@ -275,29 +290,38 @@ pub struct Vocabulary {
     pub levels: Levels,
     /// The product events of the [`Family::EventUsage`] features, most frequent first.
     pub events: Vec<String>,
+    /// Those of `events` whose rows carry values: they also have value features (when the config maps
+    /// `[columns.events] value`).
+    pub valued: Vec<String>,
 }
 
 impl Vocabulary {
     /// The vocabulary a list of definitions was made with.
     pub fn of_defs(defs: &[FeatureDef]) -> Vocabulary {
         let mut events: Vec<String> = Vec::new();
+        let mut valued: Vec<String> = Vec::new();
         for def in defs.iter().filter(|d| d.family == Family::EventUsage) {
             if let EventSet::Named(event) = &def.events {
                 if !events.contains(event) {
                     events.push(event.clone());
+                }
+                if def.aggregation == Aggregation::ValueSum && !valued.contains(event) {
+                    valued.push(event.clone());
                 }
             }
         }
         Vocabulary {
             levels: levels_in(defs),
             events,
+            valued,
         }
     }
 }
 
 /// The [`Family::EventUsage`] features of one product event: its count over the lifetime, the last 7 and
-/// the last 30 days, and the days since its latest use.
-fn event_usage(event: &str) -> Vec<FeatureDef> {
+/// the last 30 days, and the days since its latest use; with `values`, also the sum of its values over
+/// the lifetime and the last 30 days, and their mean.
+fn event_usage(event: &str, values: bool) -> Vec<FeatureDef> {
     let named = || EventSet::Named(event.to_string());
     let count = |name: String, window: Window, description: String| {
         def(
@@ -311,7 +335,42 @@ fn event_usage(event: &str) -> Vec<FeatureDef> {
             description,
         )
     };
-    vec![
+    let value = |name: String, window: Window, aggregation: Aggregation, description: String| {
+        def(
+            name,
+            Family::EventUsage,
+            named(),
+            window,
+            aggregation,
+            Unit::Value,
+            Missing::Zero,
+            description,
+        )
+    };
+    let values = match values {
+        true => vec![
+            value(
+                format!("{event}_value_sum"),
+                Window::Lifetime,
+                Aggregation::ValueSum,
+                format!("sum of the values of {event} events"),
+            ),
+            value(
+                format!("{event}_value_30d"),
+                Window::LastDays(30),
+                Aggregation::ValueSum,
+                format!("sum of the values of {event} events in the last 30 days"),
+            ),
+            value(
+                format!("{event}_value_mean"),
+                Window::Lifetime,
+                Aggregation::ValueMean,
+                format!("mean value of the {event} events that have one (0 when none has)"),
+            ),
+        ],
+        false => Vec::new(),
+    };
+    let mut defs = vec![
         count(format!("{event}_count"), Window::Lifetime, format!("{event} events")),
         count(
             format!("{event}_7d"),
@@ -333,7 +392,9 @@ fn event_usage(event: &str) -> Vec<FeatureDef> {
             Missing::Tenure,
             format!("days since the latest {event}"),
         ),
-    ]
+    ];
+    defs.extend(values);
+    defs
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -390,8 +451,9 @@ pub fn levels_in(defs: &[FeatureDef]) -> Levels {
 pub fn catalog(config: &Config, vocabulary: &Vocabulary) -> Vec<FeatureDef> {
     let mut defs = fixed_catalog(config, &vocabulary.levels);
     let mut usage = Vec::new();
+    let values = config.columns.events.value.is_some();
     for event in &vocabulary.events {
-        let features = event_usage(event);
+        let features = event_usage(event, values && vocabulary.valued.contains(event));
         let taken = |f: &FeatureDef| defs.iter().chain(&usage).any(|d: &FeatureDef| d.name == f.name);
         if !features.iter().any(taken) {
             usage.extend(features);
@@ -883,6 +945,7 @@ mod tests {
         let vocabulary = Vocabulary {
             levels,
             events: vec!["export".to_string(), "events".to_string(), "share".to_string()],
+            valued: Vec::new(),
         };
         let defs = catalog(&config, &vocabulary);
         let again = Vocabulary::of_defs(&defs);
@@ -924,6 +987,7 @@ mod tests {
         let vocabulary = Vocabulary {
             levels,
             events: vec!["task".to_string()],
+            valued: Vec::new(),
         };
         let defs = catalog(&config, &vocabulary);
         let mut names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();

@@ -12,9 +12,14 @@ use crate::prepare::{period_id, DailyNeeds, Prepared, DAY_US};
 /// Whether a definition reads one event's own counts ([`Prepared::event_days`]) rather than the daily table.
 fn reads_event_days(def: &FeatureDef) -> Option<&str> {
     match (&def.events, &def.aggregation) {
-        (EventSet::Named(event), Aggregation::Count | Aggregation::ActiveDays | Aggregation::DaysSinceLast) => {
-            Some(event)
-        }
+        (
+            EventSet::Named(event),
+            Aggregation::Count
+            | Aggregation::ActiveDays
+            | Aggregation::DaysSinceLast
+            | Aggregation::ValueSum
+            | Aggregation::ValueMean,
+        ) => Some(event),
         _ => None,
     }
 }
@@ -151,12 +156,15 @@ struct EventDayAggregates {
 }
 
 impl EventDayAggregates {
-    /// Adds the aggregate `def` (a count, active days or latest time of event `index`) as column `name`,
-    /// and returns it.
+    /// Adds the aggregate `def` (a count, active days, latest time, value sum or mean of event `index`) as
+    /// column `name`, and returns it.
     fn add(&mut self, index: usize, name: &str, def: &FeatureDef, k: i64) -> Expr {
+        let sum = |column: &str| on_days_only(col(column), def.window, k).sum().cast(DataType::Float64);
         let aggregation = match def.aggregation {
-            Aggregation::Count => on_days_only(col("n"), def.window, k).sum().cast(DataType::Float64),
+            Aggregation::Count => sum("n"),
             Aggregation::ActiveDays => on_days(def.window, k).cast(DataType::UInt32).sum(),
+            Aggregation::ValueSum => sum("value"),
+            Aggregation::ValueMean => where_(sum("valued").gt(lit(0.0)), sum("value") / sum("valued")),
             _ => col("last").max(),
         };
         let position = match self.aggregations.iter().position(|a| *a == aggregation) {
@@ -385,6 +393,9 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 when((a.clone() + b.clone()).gt(lit(0.0)))
                     .then((a.clone() - b.clone()) / (a + b))
                     .otherwise(lit(0.0))
+            }
+            Aggregation::ValueSum | Aggregation::ValueMean => {
+                unreachable!("the catalog gives values to named events only, which read the event-day table")
             }
             Aggregation::NumericAttribute(name) => col(name.as_str()),
             Aggregation::AttributeMissing(name) => col(name.as_str()).is_null().cast(DataType::Float64),

@@ -99,29 +99,26 @@ impl FeatureBuilder {
     pub fn new(config: &Config, snapshots: &Snapshots, vocabulary: Option<&Vocabulary>) -> Result<Self, FeatureError> {
         let dates = snapshots.dates(config)?;
         let days: Vec<i64> = dates.iter().map(|d| epoch_day(*d)).collect();
-        let events = match vocabulary {
-            Some(vocabulary) => vocabulary.events.clone(),
+        let mut events = match vocabulary {
+            Some(vocabulary) => Vocabulary {
+                levels: Vec::new(),
+                ..vocabulary.clone()
+            },
             None => frequent_events(config, days.iter().max().map(|&k| k * prepare::DAY_US))?,
         };
         // The definitions depend on levels only through attribute columns, which preparation does not read.
-        let provisional = catalog::catalog(
-            config,
-            &Vocabulary {
-                levels: Vec::new(),
-                events: events.clone(),
-            },
-        );
+        let provisional = catalog::catalog(config, &events);
         let needs = compile::daily_needs(&provisional, config);
         let spans = compile::recent_spans(&provisional, &days);
         let prepared = prepare::prepare(config, &needs, &spans)?;
         tracing::info!(report = ?prepared.report, snapshots = days.len(), "inputs prepared");
-        let levels = match vocabulary {
+        events.levels = match vocabulary {
             Some(vocabulary) => vocabulary.levels.clone(),
             None => levels_of(&prepared.accounts, config)?,
         };
         Ok(FeatureBuilder {
             prepared,
-            defs: catalog::catalog(config, &Vocabulary { levels, events }),
+            defs: catalog::catalog(config, &events),
             days,
             horizon_days: config.label.horizon_days,
             progress: None,
@@ -380,18 +377,19 @@ pub fn vocabulary_of(config: &Config) -> Result<Vocabulary, FeatureError> {
     let accounts = pql_data::input::read_accounts(config)?;
     Ok(Vocabulary {
         levels: levels_of(&accounts, config)?,
-        events: frequent_events(config, None)?,
+        ..frequent_events(config, None)?
     })
 }
 
 /// The `[events] per_event` product events with the most rows in the events file up to `until` (μs, e.g. the
 /// latest snapshot; every row when `None`), ties by name: events in no other role (hand-raise,
 /// collaboration, limit-reached, ignored). Events after `until` never change the choice, and neither do the
-/// cleaning rules: every row counts.
-pub fn frequent_events(config: &Config, until: Option<i64>) -> Result<Vec<String>, FeatureError> {
+/// cleaning rules: every row counts. Returned as a vocabulary without levels, whose `valued` events are
+/// those with at least one value (when `[columns.events] value` is mapped).
+pub fn frequent_events(config: &Config, until: Option<i64>) -> Result<Vocabulary, FeatureError> {
     let limit = config.events.per_event;
     if limit == 0 {
-        return Ok(Vec::new());
+        return Ok(Vocabulary::default());
     }
     let roles = Roles::of(config);
     let other_roles: Vec<&String> = roles
@@ -405,14 +403,18 @@ pub fn frequent_events(config: &Config, until: Option<i64>) -> Result<Vec<String
         .select([
             col("event").cast(DataType::String),
             col("timestamp").to_physical().alias("ts"),
+            match config.columns.events.value {
+                Some(_) => col("value").is_not_null(),
+                None => lit(false),
+            }
+            .alias("valued"),
         ])
         .filter(match until {
             Some(until) => col("event").is_not_null().and(col("ts").lt_eq(lit(until))),
             None => col("event").is_not_null(),
         })
-        .select([col("event")])
         .group_by([col("event")])
-        .agg([len().alias("n")])
+        .agg([len().alias("n"), col("valued").any(true).alias("valued")])
         .collect_with_engine(Engine::Streaming)
         .map_err(|err| match pql_data::input::unreadable_event_file(config) {
             Some(err) => FeatureError::Input(err),
@@ -421,14 +423,21 @@ pub fn frequent_events(config: &Config, until: Option<i64>) -> Result<Vec<String
         .unwrap_single();
     let names = counts.column("event")?.str()?;
     let n = counts.column("n")?.u32()?;
-    let mut events: Vec<(u32, String)> = names
+    let valued = counts.column("valued")?.bool()?;
+    let mut events: Vec<(u32, String, bool)> = names
         .iter()
         .zip(n.iter())
-        .filter_map(|(name, n)| Some((n?, name?.to_string())))
-        .filter(|(_, name)| !other_roles.contains(&name))
+        .zip(valued.iter())
+        .filter_map(|((name, n), valued)| Some((n?, name?.to_string(), valued == Some(true))))
+        .filter(|(_, name, _)| !other_roles.contains(&name))
         .collect();
     events.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    Ok(events.into_iter().take(limit).map(|(_, name)| name).collect())
+    events.truncate(limit);
+    Ok(Vocabulary {
+        levels: Vec::new(),
+        valued: events.iter().filter(|e| e.2).map(|e| e.1.clone()).collect(),
+        events: events.into_iter().map(|e| e.1).collect(),
+    })
 }
 
 /// The most frequent levels of each categorical attribute (ties by name), up to [`catalog::MAX_LEVELS`].

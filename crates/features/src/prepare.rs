@@ -34,7 +34,7 @@ pub struct InputReport {
     pub events_of_unknown_accounts: u64,
     /// Events before their account's signup (dropped).
     pub events_before_signup: u64,
-    /// Exact duplicates of another event: same account, user, event and timestamp (dropped).
+    /// Exact duplicates of another event: same account, user, event, timestamp and value (dropped).
     pub duplicate_events: u64,
     /// Events dated more than a day after the clock of the run (dropped): nothing can have happened yet.
     pub events_in_future: u64,
@@ -168,7 +168,8 @@ pub struct Prepared {
     /// Product events inside the windowed-distinct spans of the requested snapshots: `acc`, `day`, `ev`.
     pub recent: DataFrame,
     /// One row per account, day and event of [`DailyNeeds::named`]: `acc`, `day`, `ev` (the index in
-    /// `named`), `n` (count) and `last` (latest μs).
+    /// `named`), `n` (count), `last` (latest μs), `value` (the sum of the events' values, 0 when none has
+    /// one) and `valued` (events with a value).
     pub event_days: DataFrame,
     /// What `daily` holds.
     pub needs: DailyNeeds,
@@ -279,6 +280,11 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         code("user_id").alias("user"),
         code("event").alias("ev"),
         col("timestamp").to_physical().fill_null(lit(i64::MIN)).alias("ts"),
+        match config.columns.events.value {
+            Some(_) => col("value").fill_null(lit(f64::NAN)),
+            None => lit(f64::NAN),
+        }
+        .alias("value"),
     ]);
     let roles = EventRoles::new(config, needs, &codes)?;
     let future_from = future_from();
@@ -304,9 +310,9 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         .map_err(named)?;
     'batches: for batch in batches {
         let columns = EventColumns::of(batch.map_err(named)?)?;
-        let (account, user, ev, ts) = columns.slices();
+        let (account, user, ev, ts, value) = columns.slices();
         for i in 0..columns.len() {
-            if !pass.visit(account[i], user[i], ev[i], ts[i]) {
+            if !pass.visit(account[i], user[i], ev[i], ts[i], value[i]) {
                 in_order = false;
                 break 'batches;
             }
@@ -319,13 +325,13 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
                 .map_err(named)?
                 .unwrap_single(),
         )?;
-        let (account, user, ev, ts) = columns.slices();
+        let (account, user, ev, ts, value) = columns.slices();
         let mut order: Vec<u32> = (0..columns.len() as u32).collect();
         order.par_sort_unstable_by_key(|&i| (index_of_code.get(account[i as usize]), ts[i as usize]));
         pass = new_pass();
         for i in order {
             let i = i as usize;
-            let in_order = pass.visit(account[i], user[i], ev[i], ts[i]);
+            let in_order = pass.visit(account[i], user[i], ev[i], ts[i], value[i]);
             debug_assert!(in_order, "sorted events are in order");
         }
     }
@@ -554,8 +560,8 @@ impl EventColumns {
         self.frame.height()
     }
 
-    /// Account, user and event codes and timestamps.
-    fn slices(&self) -> (&[u32], &[u32], &[u32], &[i64]) {
+    /// Account, user and event codes, timestamps and values (NaN when none).
+    fn slices(&self) -> (&[u32], &[u32], &[u32], &[i64], &[f64]) {
         let u32s = |name: &str| {
             let column = self.frame.column(name).expect("scan selects it");
             column
@@ -566,7 +572,9 @@ impl EventColumns {
         };
         let ts = self.frame.column("ts").expect("scan selects it");
         let ts = ts.i64().expect("i64").cont_slice().expect("rechunked without nulls");
-        (u32s("account"), u32s("user"), u32s("ev"), ts)
+        let value = self.frame.column("value").expect("scan selects it");
+        let value = value.f64().expect("f64").cont_slice().expect("rechunked without nulls");
+        (u32s("account"), u32s("user"), u32s("ev"), ts, value)
     }
 }
 
@@ -607,7 +615,7 @@ impl<'a> Pass<'a> {
     }
 
     /// Takes one event; `false` when it breaks per-account time order.
-    fn visit(&mut self, account: u32, user: u32, ev: u32, ts: i64) -> bool {
+    fn visit(&mut self, account: u32, user: u32, ev: u32, ts: i64, value: f64) -> bool {
         let counts = &mut self.counts;
         counts.events_read += 1;
         if account == MISSING || ev == MISSING || ts == i64::MIN {
@@ -652,12 +660,12 @@ impl<'a> Pass<'a> {
                 }
             }
         }
-        if self.state.is_duplicate(acc, ts, ev, user) {
+        if self.state.is_duplicate(acc, ts, ev, user, value) {
             counts.duplicate_events += 1;
         } else {
             let named = self.roles.named(ev);
             self.builder
-                .push(&mut self.state, acc, ts, ev, user, bits, named, signup);
+                .push(&mut self.state, acc, ts, ev, user, bits, named, value, signup);
         }
         true
     }
@@ -818,7 +826,7 @@ impl EventRoles {
 struct AccountState {
     acc: Option<u32>,
     tie_ts: i64,
-    tie: Vec<(u32, u32)>,
+    tie: Vec<(u32, u32, u64)>,
     last_ts: Option<i64>,
     seen_events: PlHashSet<u32>,
     seen_users: PlHashSet<u32>,
@@ -841,8 +849,9 @@ impl AccountState {
         true
     }
 
-    /// Whether this event repeats one already seen at the same instant, entering a new account first.
-    fn is_duplicate(&mut self, acc: u32, ts: i64, ev: u32, user: u32) -> bool {
+    /// Whether this event repeats one already seen at the same instant (same event, user and value),
+    /// entering a new account first.
+    fn is_duplicate(&mut self, acc: u32, ts: i64, ev: u32, user: u32, value: f64) -> bool {
         if self.acc != Some(acc) {
             *self = AccountState {
                 acc: Some(acc),
@@ -862,12 +871,28 @@ impl AccountState {
             self.tie.clear();
             self.tie_ts = ts;
         }
-        if self.tie.contains(&(ev, user)) {
+        let key = (ev, user, value.to_bits());
+        if self.tie.contains(&key) {
             return true;
         }
-        self.tie.push((ev, user));
+        self.tie.push(key);
         false
     }
+}
+
+/// One named event's aggregate over an account-day.
+#[derive(Default)]
+struct NamedDay {
+    /// The index in [`DailyNeeds::named`].
+    index: u32,
+    /// Events.
+    n: u32,
+    /// The latest, μs.
+    last: i64,
+    /// The sum of their values (0 when none has one).
+    value: f64,
+    /// Events with a value.
+    valued: u32,
 }
 
 /// Accumulates the snapshot-independent tables during the ordered pass.
@@ -895,13 +920,15 @@ struct Builder<'a> {
     r_acc: Vec<u32>,
     r_day: Vec<i32>,
     r_ev: Vec<u32>,
-    /// The named events of the current account-day: (index, count, latest μs).
-    day_named: Vec<(u32, u32, i64)>,
+    /// The named events of the current account-day.
+    day_named: Vec<NamedDay>,
     e_acc: Vec<u32>,
     e_day: Vec<i32>,
     e_ev: Vec<u32>,
     e_n: Vec<u32>,
     e_last: Vec<i64>,
+    e_value: Vec<f64>,
+    e_valued: Vec<u32>,
     events_used: u64,
     latest_event: i64,
     /// The latest two distinct days with events, latest first.
@@ -941,6 +968,8 @@ impl<'a> Builder<'a> {
             e_ev: Vec::new(),
             e_n: Vec::new(),
             e_last: Vec::new(),
+            e_value: Vec::new(),
+            e_valued: Vec::new(),
             events_used: 0,
             latest_event: i64::MIN,
             latest_days: [NO_DAY; 2],
@@ -958,6 +987,7 @@ impl<'a> Builder<'a> {
         user: u32,
         bits: u64,
         named: u32,
+        value: f64,
         signup: i64,
     ) {
         self.events_used += 1;
@@ -980,12 +1010,22 @@ impl<'a> Builder<'a> {
         }
         state.last_ts = Some(ts);
         if named != NOT_NAMED {
-            match self.day_named.iter_mut().find(|(k, _, _)| *k == named) {
-                Some((_, n, last)) => {
-                    *n += 1;
-                    *last = ts;
+            let at = match self.day_named.iter().position(|d| d.index == named) {
+                Some(at) => at,
+                None => {
+                    self.day_named.push(NamedDay {
+                        index: named,
+                        ..NamedDay::default()
+                    });
+                    self.day_named.len() - 1
                 }
-                None => self.day_named.push((named, 1, ts)),
+            };
+            let day = &mut self.day_named[at];
+            day.n += 1;
+            day.last = ts;
+            if !value.is_nan() {
+                day.value += value;
+                day.valued += 1;
             }
         }
         for k in 0..self.counts.len() {
@@ -1029,12 +1069,14 @@ impl<'a> Builder<'a> {
         self.d_acc.push(acc);
         self.d_day.push(day as i32);
         self.d_sessions.push(std::mem::take(&mut self.sessions));
-        for (ev, n, last) in self.day_named.drain(..) {
+        for named in self.day_named.drain(..) {
             self.e_acc.push(acc);
             self.e_day.push(day as i32);
-            self.e_ev.push(ev);
-            self.e_n.push(n);
-            self.e_last.push(last);
+            self.e_ev.push(named.index);
+            self.e_n.push(named.n);
+            self.e_last.push(named.last);
+            self.e_value.push(named.value);
+            self.e_valued.push(named.valued);
         }
         for k in 0..self.counts.len() {
             self.d_counts[k].push(std::mem::take(&mut self.counts[k]));
@@ -1105,6 +1147,8 @@ impl<'a> Builder<'a> {
             Column::new("ev".into(), self.e_ev),
             Column::new("n".into(), self.e_n),
             Column::new("last".into(), self.e_last),
+            Column::new("value".into(), self.e_value),
+            Column::new("valued".into(), self.e_valued),
         ])?;
         Ok((daily, first_use, users, recent, event_days))
     }
@@ -1143,10 +1187,13 @@ mod tests {
     #[test]
     fn duplicates_are_found_among_events_at_the_same_instant() {
         let mut state = AccountState::default();
-        assert!(!state.is_duplicate(1, 10, 5, 7));
-        assert!(!state.is_duplicate(1, 10, 6, 7));
-        assert!(state.is_duplicate(1, 10, 5, 7));
-        assert!(!state.is_duplicate(1, 11, 5, 7));
-        assert!(!state.is_duplicate(2, 11, 5, 7), "another account");
+        let none = f64::NAN;
+        assert!(!state.is_duplicate(1, 10, 5, 7, none));
+        assert!(!state.is_duplicate(1, 10, 6, 7, none));
+        assert!(state.is_duplicate(1, 10, 5, 7, none));
+        assert!(!state.is_duplicate(1, 10, 5, 7, 2.5), "another value");
+        assert!(state.is_duplicate(1, 10, 5, 7, 2.5));
+        assert!(!state.is_duplicate(1, 11, 5, 7, none));
+        assert!(!state.is_duplicate(2, 11, 5, 7, none), "another account");
     }
 }

@@ -55,6 +55,8 @@ pub fn phrase(def: &FeatureDef, value: f64) -> String {
             };
             format!("{direction} activity in the last {days} days than the {days} before (trend {value:+.2})")
         }
+        ValueSum => format!("{} values total {n}{window}", set_words(&def.events, false)),
+        ValueMean => format!("{} values average {n}", set_words(&def.events, false)),
         NumericAttribute(attribute) => format!("{} is {n}", words(attribute)),
         AttributeMissing(attribute) => match value != 0.0 {
             true => format!("{} unknown", words(attribute)),
@@ -182,6 +184,16 @@ mod tests {
                 def(named("report_exported"), Window::Lifetime, Aggregation::DaysSinceLast),
                 3.2,
                 "last report exported 3 days ago",
+            ),
+            (
+                def(named("purchase"), Window::LastDays(30), Aggregation::ValueSum),
+                1250.5,
+                "purchase values total 1250.50 in the last 30 days",
+            ),
+            (
+                def(named("purchase"), Window::Lifetime, Aggregation::ValueMean),
+                42.0,
+                "purchase values average 42",
             ),
             (
                 def(named("limit_reached"), Window::LastDays(7), Aggregation::Count),

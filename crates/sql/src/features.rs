@@ -87,6 +87,8 @@ struct Compiler<'a> {
     sets: Vec<EventSet>,
     /// Whether set `k` keeps its latest time in `last_<k>`.
     with_last: Vec<bool>,
+    /// Whether set `k` sums its events' values in `v_<k>` and counts those with one in `c_<k>`.
+    with_values: Vec<bool>,
     /// Limit meters, by index `i` of their `period_<i>` columns and `at_limit_<i>` table.
     meters: Vec<Meter>,
 }
@@ -99,6 +101,7 @@ impl<'a> Compiler<'a> {
             dialect,
             sets: Vec::new(),
             with_last: Vec::new(),
+            with_values: Vec::new(),
             meters: Vec::new(),
         };
         for def in defs {
@@ -115,6 +118,11 @@ impl<'a> Compiler<'a> {
                         compiler.meters.push(meter);
                     }
                     EventSet::Named(event.clone())
+                }
+                Aggregation::ValueSum | Aggregation::ValueMean => {
+                    let k = compiler.set_index(&def.events, false);
+                    compiler.with_values[k] = true;
+                    continue;
                 }
                 _ => continue,
             };
@@ -133,6 +141,7 @@ impl<'a> Compiler<'a> {
             None => {
                 self.sets.push(set.clone());
                 self.with_last.push(with_last);
+                self.with_values.push(false);
                 self.sets.len() - 1
             }
         }
@@ -251,7 +260,7 @@ impl<'a> Compiler<'a> {
             "the events pql uses: named and timed in years 1 to 9999, not in the future, of a known account, not \
              ignored, not before signup; exact duplicates once",
             format!(
-                "SELECT DISTINCT e.account_id, e.user_id, e.event, e.ts\n  FROM events_in e\n  \
+                "SELECT DISTINCT e.account_id, e.user_id, e.event, e.ts, e.value\n  FROM events_in e\n  \
                  JOIN accounts_in a ON a.account_id = e.account_id\n  \
                  WHERE e.event IS NOT NULL AND e.ts >= {MIN_TS} AND e.ts < {MAX_TS} AND e.ts <= {future}\n    \
                  AND e.ts >= a.signup{ignored}",
@@ -277,7 +286,7 @@ impl<'a> Compiler<'a> {
             "each event's day (the one whose ending midnight is at or after it), whether it starts a session \
              (more than the gap after the account's previous event), and its product and key roles",
             format!(
-                "SELECT account_id, user_id, event, ts,\n    {day} AS day,\n    \
+                "SELECT account_id, user_id, event, ts, value,\n    {day} AS day,\n    \
                  CASE WHEN ts - LAG(ts) OVER (PARTITION BY account_id ORDER BY ts) <= {gap} THEN 0 ELSE 1 END AS session_start,\n    \
                  {product} AS is_product,\n    ({product}) AND {key} AS is_key\n  FROM events_clean",
                 day = d.int_div(&format!("ts + {}", DAY_US - 1), &DAY_US.to_string()),
@@ -302,6 +311,17 @@ impl<'a> Compiler<'a> {
                 daily_columns.push((
                     format!("{last} AS last_{k}"),
                     format!("latest {} event", set_words(set)),
+                ));
+            }
+            if self.with_values[k] {
+                let member = self.member(set);
+                daily_columns.push((
+                    format!("SUM(CASE WHEN {member} THEN COALESCE(value, 0) ELSE 0 END) AS v_{k}"),
+                    format!("sum of the {} events' values", set_words(set)),
+                ));
+                daily_columns.push((
+                    format!("SUM(CASE WHEN {member} AND value IS NOT NULL THEN 1 ELSE 0 END) AS c_{k}"),
+                    format!("{} events with a value", set_words(set)),
                 ));
             }
         }
@@ -367,6 +387,21 @@ impl<'a> Compiler<'a> {
                 Aggregation::DaysSinceLast => {
                     daily.add(format!("MAX(d.last_{})", self.k(&def.events)), name.clone());
                     self.days(&format!("e.t - d.{name}"))
+                }
+                Aggregation::ValueSum => {
+                    let v = format!("d.v_{}", self.k(&def.events));
+                    daily.add(format!("SUM({})", Self::on_days_only(&v, def.window)), name.clone());
+                    format!("d.{name}")
+                }
+                Aggregation::ValueMean => {
+                    let k = self.k(&def.events);
+                    let (v, c) = (format!("d.v_{k}"), format!("d.c_{k}"));
+                    let (v, c) = (Self::on_days_only(&v, def.window), Self::on_days_only(&c, def.window));
+                    daily.add(
+                        format!("CASE WHEN SUM({c}) > 0 THEN SUM({v}) / SUM({c}) END"),
+                        name.clone(),
+                    );
+                    format!("d.{name}")
                 }
                 Aggregation::DistinctEvents => match def.window {
                     Window::LastDays(n) => {

@@ -80,7 +80,15 @@ pub(crate) fn add_inputs(ctes: &mut Ctes, config: &Config, tables: &Tables, dial
         "every event row",
         format!(
             "SELECT CAST(x.{account} AS {text}) AS account_id, NULLIF(CAST(x.{user} AS {text}), '') AS user_id,\n    \
-             CAST(x.{event} AS {text}) AS event, {ts} AS ts\n  FROM {table} x",
+             CAST(x.{event} AS {text}) AS event, {ts} AS ts, {value} AS value\n  FROM {table} x",
+            value = match &columns.events.value {
+                // NaN and infinities are missing values, as pql reads them.
+                Some(v) => {
+                    let v = format!("CAST(x.{} AS DOUBLE)", q(v));
+                    format!("CASE WHEN {} THEN {v} END", dialect.is_finite(&v))
+                }
+                None => "CAST(NULL AS DOUBLE)".to_string(),
+            },
             account = q(&columns.events.account_id),
             user = q(&columns.events.user_id),
             event = q(&columns.events.event),
@@ -190,7 +198,7 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
         "event_fates",
         "each event row with the first of pql's rules that drops it, in pql's order, or 'used'",
         format!(
-            "SELECT e.account_id, e.user_id, e.event, e.ts,\n    \
+            "SELECT e.account_id, e.user_id, e.event, e.ts, e.value,\n    \
              CASE WHEN e.account_id IS NULL OR e.event IS NULL OR e.ts IS NULL THEN 'missing_values'\n      \
              WHEN {ignored} THEN 'ignored'\n      \
              WHEN e.ts < {MIN_TS} OR e.ts >= {MAX_TS} THEN 'out_of_range'\n      \
@@ -220,7 +228,7 @@ pub fn input_report_query(config: &Config, tables: &Tables, dialect: Dialect) ->
     ctes.add(
         "used_events",
         "the distinct used events",
-        "SELECT COUNT(*) AS events_used\n  FROM (SELECT DISTINCT account_id, user_id, event, ts FROM event_fates \
+        "SELECT COUNT(*) AS events_used\n  FROM (SELECT DISTINCT account_id, user_id, event, ts, value FROM event_fates \
          WHERE fate = 'used') u"
             .into(),
     );

@@ -366,6 +366,7 @@ period = "week"
         let vocabulary = pql_features::Vocabulary {
             levels,
             events: vec!["e'v\\\"nt".to_string()],
+            valued: Vec::new(),
         };
         let defs = pql_features::catalog::catalog(&config, &vocabulary);
         let dates = [chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap()];

@@ -20,10 +20,10 @@ pub fn scoring_query(artifact: &Artifact, dialect: Dialect, features: &Relation)
     let names: Vec<String> = artifact.features.iter().map(|f| dialect.quote(&f.name)).collect();
     let (log_odds, contributions) = match &artifact.model {
         Model::Logistic(m) => {
-            let (weights, offset) = m.raw_weights();
+            let (weights, offset) = m.compressed_weights();
             let mut sum = number(offset);
-            for (w, name) in weights.iter().zip(&names) {
-                let _ = write!(sum, "\n      + {} * {name}", number(*w));
+            for (j, w) in weights.iter().enumerate() {
+                let _ = write!(sum, "\n      + {} * {}", number(*w), compressed(m, j, &names[j]));
             }
             (sum, Some(contributions_sql(m, &names, dialect)))
         }
@@ -79,7 +79,15 @@ pub fn scoring_query(artifact: &Artifact, dialect: Dialect, features: &Relation)
     )
 }
 
-/// Every feature's contribution to the log-odds, `w (x − mean) / scale`, as a list of `(c, j)` structs,
+/// Feature `j`'s column as the weights read it: compressed by the signed log1p where training did.
+fn compressed(model: &LinearModel, j: usize, name: &str) -> String {
+    match model.standardizer.signed_log1p[j] {
+        true => format!("(sign({name}) * ln(1 + abs({name})))"),
+        false => name.to_string(),
+    }
+}
+
+/// Every feature's contribution to the log-odds, `w (t(x) − mean) / scale`, as a list of `(c, j)` structs,
 /// largest first and ties to the lower feature index (`j` is minus the index, one-based); non-positive
 /// contributions count as 0, so they are never reasons.
 fn contributions_sql(model: &LinearModel, names: &[String], dialect: Dialect) -> String {
@@ -89,8 +97,9 @@ fn contributions_sql(model: &LinearModel, names: &[String], dialect: Dialect) ->
         .enumerate()
         .map(|(j, name)| {
             let c = format!(
-                "{} * ({name} - {}) / {}",
+                "{} * ({} - {}) / {}",
                 number(model.weights[j]),
+                compressed(model, j, name),
                 number(s.means[j]),
                 number(s.scales[j])
             );
@@ -196,6 +205,15 @@ fn phrase_sql(def: &FeatureDef, x: &str, d: Dialect) -> String {
             format!("CASE WHEN {x} < 0 THEN '' ELSE '+' END"),
             d.fixed(x, 2),
             "')'".into(),
+        ]),
+        ValueSum => concat(&[
+            text(&format!("{} values total ", reasons::set_words(&def.events, false))),
+            number(),
+            window,
+        ]),
+        ValueMean => concat(&[
+            text(&format!("{} values average ", reasons::set_words(&def.events, false))),
+            number(),
         ]),
         NumericAttribute(attribute) => concat(&[text(&format!("{} is ", reasons::words(attribute))), number()]),
         AttributeMissing(attribute) => {

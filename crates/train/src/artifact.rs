@@ -27,7 +27,7 @@ use crate::training::{BacktestRow, CandidateResult, Part, ThresholdPolicy, Train
 pub const PROFILE_ROWS: usize = 100_000;
 
 /// The artifact format this pql writes and reads.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Where the training data came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +46,8 @@ pub struct Provenance {
     pub event_roles: Roles,
     /// Hash of the labelled rows (snapshots, labels and every feature value).
     pub data_fingerprint: String,
+    /// Features of the table left out of the model: one value on every labelled row.
+    pub constant_features: Vec<String>,
     /// Seed of the random choices.
     pub seed: u64,
 }
@@ -135,16 +137,23 @@ pub enum ArtifactError {
 }
 
 impl Artifact {
-    /// Assembles the artifact of a training run and derives its id.
+    /// Assembles the artifact of a training run and derives its id. `features` are the table's: those of
+    /// `rows` become the model's, in its order; the others are recorded as constant (left out before the fit).
     pub fn new(
         trained: Trained,
-        features: Vec<FeatureDef>,
+        mut features: Vec<FeatureDef>,
         rows: &LabelledMatrix,
         config_text: &str,
         event_roles: Roles,
         seed: u64,
         horizon_days: u32,
     ) -> Artifact {
+        let constant_features = features
+            .iter()
+            .filter(|d| !rows.names.contains(&d.name))
+            .map(|d| d.name.clone())
+            .collect();
+        features.retain(|d| rows.names.contains(&d.name));
         let mut artifact = Artifact {
             format_version: FORMAT_VERSION,
             model_id: String::new(),
@@ -163,6 +172,7 @@ impl Artifact {
                 config_hash: hex(fnv1a(config_text.bytes())),
                 event_roles,
                 data_fingerprint: hex(fingerprint(rows)),
+                constant_features,
                 seed,
             },
             metrics: trained.validation,

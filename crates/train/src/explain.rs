@@ -2,7 +2,7 @@
 //! They add up exactly: `baseline + Σ contributions = raw log-odds` (before calibration).
 //!
 //! - **Logistic**: the baseline is the intercept (the log-odds of a row at the training means) and a
-//!   feature contributes `weight · (x − mean) / scale`.
+//!   feature contributes `weight · (t(x) − mean) / scale`, `t` the signed log1p of a heavy-tailed column.
 //! - **Boosted trees**: path-dependent TreeSHAP (Lundberg et al., *Consistent individualized feature
 //!   attribution for tree ensembles*, 2018): the Shapley values of the trees' conditional expectations,
 //!   with a feature left out averaged over both branches in proportion to the training rows that took
@@ -98,10 +98,9 @@ impl Explainer<'_> {
     pub fn contributions_of_rows(&self, rows: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
         match self {
             Explainer::Linear(m) => {
-                let s = &m.standardizer;
                 for (row, mut out) in rows.rows().into_iter().zip(out.rows_mut()) {
                     for (j, out) in out.iter_mut().enumerate().take(m.weights.len()) {
-                        *out = m.weights[j] * (row[j] - s.means[j]) / s.scales[j];
+                        *out = m.weights[j] * m.standardizer.standardize(j, row[j]);
                     }
                 }
             }

@@ -175,50 +175,125 @@ impl LabelledMatrix {
         }
     }
 
+    /// These rows without the columns that hold one value on every row (they cannot inform a fit), except
+    /// those named in `keep`; and the names of the columns left out, in column order.
+    pub fn without_constant_columns(self, keep: &[&str]) -> (LabelledMatrix, Vec<String>) {
+        let constant: Vec<bool> = self
+            .x
+            .columns()
+            .into_iter()
+            .zip(&self.names)
+            .map(|(column, name)| !keep.contains(&name.as_str()) && column.iter().all(|&v| v == column[0]))
+            .collect();
+        if !constant.contains(&true) {
+            return (self, Vec::new());
+        }
+        let kept: Vec<usize> = (0..self.names.len()).filter(|&j| !constant[j]).collect();
+        let dropped = (0..self.names.len())
+            .filter(|&j| constant[j])
+            .map(|j| self.names[j].clone())
+            .collect();
+        let rows = LabelledMatrix {
+            x: self.x.select(Axis(1), &kept),
+            names: kept.iter().map(|&j| self.names[j].clone()).collect(),
+            ..self
+        };
+        (rows, dropped)
+    }
+
     /// Rows labelled positive.
     pub fn positives(&self) -> usize {
         self.labels.iter().filter(|&&y| y).count()
     }
 }
 
-/// Per-column centring and scaling learned on training rows.
+/// A column is compressed by the signed log1p when a training value lies more than this many standard
+/// deviations from its mean: a normal sample of any realistic size never does, counts of heavy-tailed
+/// activity (and rare binary flags, for which the compression changes nothing after scaling) do.
+pub const HEAVY_TAIL_Z: f64 = 10.0;
+
+/// `sign(v) · ln(1 + |v|)`: monotone, odd, and logarithmic in the tails.
+pub fn signed_log1p(v: f64) -> f64 {
+    v.signum() * v.abs().ln_1p()
+}
+
+/// Per-column compression, centring and scaling learned on training rows: a feature enters the model as
+/// `(t(x) − mean) / scale`, `t` being [`signed_log1p`] for the heavy-tailed columns and the identity for the
+/// others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Standardizer {
-    /// Column means.
+    /// Column means of `t(x)`.
     pub means: Vec<f64>,
-    /// Column standard deviations (population); 1 for constant columns, which then become all zero.
+    /// Column standard deviations of `t(x)` (population); 1 for constant columns, which then become all zero.
     pub scales: Vec<f64>,
+    /// Per column: compressed by [`signed_log1p`] before centring (heavy tailed on the training rows, see
+    /// [`HEAVY_TAIL_Z`]).
+    pub signed_log1p: Vec<bool>,
+}
+
+/// Mean and population standard deviation of the values.
+fn moments(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = values.clone().count().max(1) as f64;
+    let mean = values.clone().sum::<f64>() / n;
+    let variance = values.map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, variance.sqrt())
 }
 
 impl Standardizer {
-    /// Learns the means and spreads of the columns of `x`.
+    /// Learns which columns of `x` are heavy tailed, then the means and spreads of the compressed columns.
     pub fn fit(x: &Array2<f64>) -> Self {
-        let n = x.nrows().max(1) as f64;
-        let means: Vec<f64> = x
-            .mean_axis(Axis(0))
-            .map(|m| m.to_vec())
-            .unwrap_or_else(|| vec![0.0; x.ncols()]);
-        let scales = x
+        let heavy = x
             .columns()
             .into_iter()
-            .zip(&means)
-            .map(|(column, mean)| {
-                let variance = column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-                if variance > 0.0 {
-                    variance.sqrt()
-                } else {
-                    1.0
-                }
+            .map(|column| {
+                let (mean, sd) = moments(column.iter().copied());
+                sd > 0.0 && column.iter().any(|v| (v - mean).abs() > HEAVY_TAIL_Z * sd)
             })
             .collect();
-        Standardizer { means, scales }
+        Self::fit_compressing(x, heavy)
     }
 
-    /// `(x - mean) / scale`, column by column.
+    /// Learns the means and spreads of the columns of `x` without compressing any.
+    pub fn fit_linear(x: &Array2<f64>) -> Self {
+        Self::fit_compressing(x, vec![false; x.ncols()])
+    }
+
+    fn fit_compressing(x: &Array2<f64>, signed_log1p: Vec<bool>) -> Self {
+        let (means, scales) = x
+            .columns()
+            .into_iter()
+            .zip(&signed_log1p)
+            .map(|(column, &log)| {
+                let (mean, sd) = moments(column.iter().map(|&v| if log { self::signed_log1p(v) } else { v }));
+                (mean, if sd > 0.0 { sd } else { 1.0 })
+            })
+            .unzip();
+        Standardizer {
+            means,
+            scales,
+            signed_log1p,
+        }
+    }
+
+    /// `t(v)` for column `j`: the value as the model's weights read it before centring.
+    pub fn compress(&self, j: usize, v: f64) -> f64 {
+        if self.signed_log1p[j] {
+            signed_log1p(v)
+        } else {
+            v
+        }
+    }
+
+    /// `(t(v) − mean) / scale` for column `j`.
+    pub fn standardize(&self, j: usize, v: f64) -> f64 {
+        (self.compress(j, v) - self.means[j]) / self.scales[j]
+    }
+
+    /// [`Standardizer::standardize`], column by column.
     pub fn transform(&self, x: &Array2<f64>) -> Array2<f64> {
         let mut out = x.clone();
-        for ((mut column, mean), scale) in out.columns_mut().into_iter().zip(&self.means).zip(&self.scales) {
-            column.mapv_inplace(|v| (v - mean) / scale);
+        for (j, mut column) in out.columns_mut().into_iter().enumerate() {
+            column.mapv_inplace(|v| self.standardize(j, v));
         }
         out
     }
@@ -250,6 +325,26 @@ mod tests {
     }
 
     #[test]
+    fn constant_columns_are_left_out_unless_kept() {
+        let table = df!(
+            "as_of" => [0i64, 0, 7],
+            "label" => [1i32, 0, 0],
+            "zero" => [0.0, 0.0, 0.0],
+            "f" => [1.0, 2.0, 3.0],
+            "seven" => [7.0, 7.0, 7.0],
+            "ruled" => [1.0, 1.0, 1.0],
+        )
+        .unwrap();
+        let names: Vec<String> = ["zero", "f", "seven", "ruled"].map(String::from).into();
+        let m = LabelledMatrix::from_table(&table, &names).unwrap();
+        let (kept, dropped) = m.without_constant_columns(&["ruled"]);
+        assert_eq!(dropped, ["zero", "seven"]);
+        assert_eq!(kept.names, ["f", "ruled"]);
+        assert_eq!(kept.x, ndarray::array![[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]]);
+        assert_eq!((kept.labels, kept.as_of), (vec![true, false, false], vec![0, 0, 7]));
+    }
+
+    #[test]
     fn non_finite_values_are_refused_with_their_row() {
         let table = df!("as_of" => [0i64, 0], "label" => [1i32, 0], "f" => [1.0, f64::NAN]).unwrap();
         let err = LabelledMatrix::from_table(&table, &["f".into()]).unwrap_err();
@@ -272,5 +367,28 @@ mod tests {
         assert!((z.column(0).sum()).abs() < 1e-12);
         assert!((z.column(0).mapv(|v| v * v).sum() / 3.0 - 1.0).abs() < 1e-12);
         assert!(z.column(1).iter().all(|&v| v == 0.0));
+        assert_eq!(s.signed_log1p, [false, false]);
+    }
+
+    #[test]
+    fn heavy_tailed_columns_are_compressed_before_scaling() {
+        // One spike among n equal values lies sqrt(n - 1) standard deviations from the mean.
+        let spike = |n: usize, v: f64, rest: f64| Array2::from_shape_fn((n, 1), |(i, _)| if i == 0 { v } else { rest });
+        assert_eq!(
+            Standardizer::fit(&spike(100, 1000.0, 0.0)).signed_log1p,
+            [false],
+            "9.95 sd: linear"
+        );
+        let x = ndarray::concatenate![Axis(1), spike(200, 1000.0, 0.0), spike(200, -1000.0, 1.0)];
+        let s = Standardizer::fit(&x);
+        assert_eq!(s.signed_log1p, [true, true], "14.1 sd: compressed, either sign");
+        assert_eq!(s.compress(0, 1000.0), 1001f64.ln());
+        assert_eq!(s.compress(1, -1000.0), -(1001f64.ln()));
+        let z = s.transform(&x);
+        for column in z.columns() {
+            assert!(column.sum().abs() < 1e-9);
+            assert!((column.mapv(|v| v * v).sum() / 200.0 - 1.0).abs() < 1e-9);
+        }
+        assert_eq!(Standardizer::fit_linear(&x).signed_log1p, [false, false]);
     }
 }

@@ -86,6 +86,18 @@ impl std::fmt::Display for MetricsError {
 impl std::error::Error for MetricsError {}
 
 impl Metrics {
+    /// Whether the ROC AUC is within two standard errors of chance (0.5), the standard error being Hanley
+    /// and McNeil's (1982) for these rows' positives and negatives: a model that ranks no better than a coin.
+    pub fn no_better_than_chance(&self) -> bool {
+        let positives = (self.base_rate * self.rows as f64).round();
+        let negatives = self.rows as f64 - positives;
+        let a = self.roc_auc;
+        let (q1, q2) = (a / (2.0 - a), 2.0 * a * a / (1.0 + a));
+        let variance = (a * (1.0 - a) + (positives - 1.0) * (q1 - a * a) + (negatives - 1.0) * (q2 - a * a))
+            / (positives * negatives).max(1.0);
+        a - 0.5 < 2.0 * variance.max(0.0).sqrt()
+    }
+
     /// Evaluates probabilities of the positive class against 0/1 labels.
     pub fn evaluate(labels: &[bool], probabilities: &[f64]) -> Result<Metrics, MetricsError> {
         if labels.len() != probabilities.len() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::boost::{BoostParams, Boosted};
 use crate::check::{self, FieldError};
 use crate::logistic::{sigmoid, LogisticParams};
-use crate::matrix::{FeatureColumns, LabelledMatrix, Standardizer};
+use crate::matrix::{signed_log1p, FeatureColumns, LabelledMatrix, Standardizer};
 use rayon::prelude::*;
 
 /// A model family.
@@ -49,7 +49,8 @@ impl ModelChoice {
     }
 }
 
-/// The linear model: `P = σ(intercept + Σ weight_j · (x_j − mean_j) / scale_j)`.
+/// The linear model: `P = σ(intercept + Σ weight_j · (t_j(x_j) − mean_j) / scale_j)`, `t_j` the signed log1p
+/// for heavy-tailed columns and the identity otherwise (see [`Standardizer`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearModel {
     /// L2 strength it was fitted with (scikit-learn's `1 / C`).
@@ -63,9 +64,9 @@ pub struct LinearModel {
 }
 
 impl LinearModel {
-    /// The weights and intercept on the raw features: `Σ w (x − mean) / scale + b = Σ (w / scale) x +
-    /// (b − Σ w mean / scale)`, so scoring needs no standardised copy of the rows.
-    pub fn raw_weights(&self) -> (Vec<f64>, f64) {
+    /// The weights and intercept on the compressed features `t(x)`: `Σ w (t(x) − mean) / scale + b =
+    /// Σ (w / scale) t(x) + (b − Σ w mean / scale)`, so scoring needs no standardised copy of the rows.
+    pub fn compressed_weights(&self) -> (Vec<f64>, f64) {
         let s = &self.standardizer;
         let weights: Vec<f64> = self.weights.iter().zip(&s.scales).map(|(w, scale)| w / scale).collect();
         let offset = self.intercept - weights.iter().zip(&s.means).map(|(w, mean)| w * mean).sum::<f64>();
@@ -86,6 +87,7 @@ impl LinearModel {
             check::one_per_feature(field, values.len(), features)?;
             check::all_finite(field, values)?;
         }
+        check::one_per_feature("standardizer.signed_log1p", s.signed_log1p.len(), features)?;
         match s.scales.iter().position(|&scale| scale <= 0.0) {
             Some(j) => Err(FieldError::new(
                 format!("standardizer.scales[{j}]"),
@@ -176,14 +178,20 @@ impl Model {
         let mut p = vec![0.0; columns.rows()];
         match self {
             Model::Logistic(m) => {
-                let (weights, offset) = m.raw_weights();
+                let (weights, offset) = m.compressed_weights();
                 p.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {
                     let start = b * BLOCK;
                     block.fill(offset);
                     for (j, &w) in weights.iter().enumerate() {
                         let column = &columns.column(j)[start..start + block.len()];
-                        for (z, &x) in block.iter_mut().zip(column) {
-                            *z += w * x;
+                        if m.standardizer.signed_log1p[j] {
+                            for (z, &x) in block.iter_mut().zip(column) {
+                                *z += w * signed_log1p(x);
+                            }
+                        } else {
+                            for (z, &x) in block.iter_mut().zip(column) {
+                                *z += w * x;
+                            }
                         }
                     }
                     block.iter_mut().for_each(|z| *z = sigmoid(*z));
@@ -214,13 +222,13 @@ impl Model {
     /// Raw probabilities of conversion for rows of the model's features, in order.
     pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
         match self {
-            Model::Logistic(m) => {
-                let (weights, offset) = m.raw_weights();
-                x.dot(&ndarray::ArrayView1::from(&weights))
-                    .iter()
-                    .map(|&v| sigmoid(v + offset))
-                    .collect()
-            }
+            Model::Logistic(m) => m
+                .standardizer
+                .transform(&x.to_owned())
+                .dot(&ndarray::ArrayView1::from(&m.weights))
+                .iter()
+                .map(|&v| sigmoid(v + m.intercept))
+                .collect(),
             Model::Boosted(b) => b.predict_proba(x).to_vec(),
         }
     }

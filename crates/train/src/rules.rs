@@ -191,6 +191,11 @@ impl Rule {
         })
     }
 
+    /// The columns the rule reads (positions in the names given to [`Rule::parse`]).
+    pub fn columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.any_of.iter().flatten().map(|c| c.column)
+    }
+
     /// Whether each row of `x` (columns as the names given to [`Rule::parse`]) satisfies the rule.
     pub fn flags(&self, x: ArrayView2<f64>) -> Vec<bool> {
         x.rows()

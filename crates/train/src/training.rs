@@ -405,6 +405,14 @@ fn fit_procedure(
             roc_auc = metrics.roc_auc,
             "fitted a candidate"
         );
+        if metrics.no_better_than_chance() {
+            tracing::warn!(
+                "the {kind} model ranks the {context} rows no better than chance (ROC AUC {:.4} on {} rows): \
+                 the features carry no signal it could use, or the fit failed",
+                metrics.roc_auc,
+                metrics.rows
+            );
+        }
         let better = best
             .as_ref()
             .is_none_or(|(_, _, i)| metrics.log_loss < candidates[*i].validation.log_loss);

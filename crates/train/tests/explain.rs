@@ -198,6 +198,7 @@ fn a_linear_contribution_is_the_weight_times_the_standardised_value() {
         standardizer: Standardizer {
             means: vec![2.0, 0.0],
             scales: vec![4.0, 1.0],
+            signed_log1p: vec![false, true],
         },
         intercept: -3.0,
         weights: vec![0.5, -1.0],
@@ -206,8 +207,18 @@ fn a_linear_contribution_is_the_weight_times_the_standardised_value() {
     model
         .explainer()
         .contributions(ndarray::arr1(&[10.0, 0.25]).view(), &mut phi);
-    assert_eq!(phi, vec![0.5 * 8.0 / 4.0, -0.25]);
+    assert_eq!(phi, vec![0.5 * 8.0 / 4.0, -(1.25f64.ln())]);
     assert_eq!(model.baseline(), -3.0);
+    // Both scoring paths agree with the contributions: σ(baseline + Σ φ).
+    let want = 1.0 / (1.0 + (-(model.baseline() + phi.iter().sum::<f64>())).exp());
+    let p = model.predict(ndarray::arr2(&[[10.0, 0.25]]).view());
+    let table = polars::df!("a" => [10.0], "b" => [0.25]).unwrap();
+    let columns = pql_train::matrix::FeatureColumns::from_table(&table, &["a".into(), "b".into()]).unwrap();
+    let q = model.predict_columns(&columns);
+    assert!(
+        (p[0] - want).abs() < 1e-15 && (q[0] - want).abs() < 1e-15,
+        "{p:?} {q:?} {want}"
+    );
 }
 
 #[test]

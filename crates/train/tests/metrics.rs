@@ -131,3 +131,26 @@ fn the_curves_agree_with_the_metrics_they_illustrate() {
         assert_eq!(curves.reliability.iter().map(|b| b.rows).sum::<usize>(), labels.len());
     }
 }
+
+#[test]
+fn an_auc_within_two_standard_errors_of_one_half_is_no_better_than_chance() {
+    // Every positive scores above 60% of the negatives (ROC AUC 0.6): chance on 10 + 90 rows (Hanley-McNeil
+    // standard error 0.099), a signal on 100 + 900 (0.031).
+    let rows = |positives: usize, negatives: usize| {
+        let mut labels = vec![true; positives];
+        let mut scores = vec![0.6 * negatives as f64 - 0.5; positives];
+        labels.extend(vec![false; negatives]);
+        scores.extend((0..negatives).map(|i| i as f64));
+        let max = negatives as f64;
+        let scores: Vec<f64> = scores.iter().map(|s| (s + 1.0) / (max + 2.0)).collect();
+        Metrics::evaluate(&labels, &scores).unwrap()
+    };
+    let small = rows(10, 90);
+    assert!((small.roc_auc - 0.6).abs() < 1e-12, "{}", small.roc_auc);
+    assert!(small.no_better_than_chance());
+    let large = rows(100, 900);
+    assert!((large.roc_auc - 0.6).abs() < 1e-12, "{}", large.roc_auc);
+    assert!(!large.no_better_than_chance());
+    let flat = Metrics::evaluate(&[true, false, false, true], &[0.3; 4]).unwrap();
+    assert!(flat.no_better_than_chance(), "AUC {}", flat.roc_auc);
+}

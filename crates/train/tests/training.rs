@@ -210,7 +210,7 @@ fn damaged_and_future_artifacts_are_refused_clearly() {
         err.contains("model format version 1; this pql"),
         "an older model asks to be retrained: {err}"
     );
-    std::fs::write(&path, "{\"format_version\": 4, \"kind\": \"boosted\"}").unwrap();
+    std::fs::write(&path, "{\"format_version\": 5, \"kind\": \"boosted\"}").unwrap();
     let err = Artifact::load(&path).unwrap_err().to_string();
     assert!(err.contains("damaged model file: missing field"), "{err}");
     std::fs::write(&path, "[]").unwrap();
