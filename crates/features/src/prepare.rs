@@ -310,7 +310,13 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         .map_err(named)?;
     'batches: for batch in batches {
         let columns = EventColumns::of(batch.map_err(named)?)?;
-        let (account, user, ev, ts, value) = columns.slices();
+        let EventSlices {
+            account,
+            user,
+            ev,
+            ts,
+            value,
+        } = columns.slices();
         for i in 0..columns.len() {
             if !pass.visit(account[i], user[i], ev[i], ts[i], value[i]) {
                 in_order = false;
@@ -325,7 +331,13 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
                 .map_err(named)?
                 .unwrap_single(),
         )?;
-        let (account, user, ev, ts, value) = columns.slices();
+        let EventSlices {
+            account,
+            user,
+            ev,
+            ts,
+            value,
+        } = columns.slices();
         let mut order: Vec<u32> = (0..columns.len() as u32).collect();
         order.par_sort_unstable_by_key(|&i| (index_of_code.get(account[i as usize]), ts[i as usize]));
         pass = new_pass();
@@ -545,7 +557,16 @@ impl<T: Copy> CodeMap<T> {
     }
 }
 
-/// The four event columns of a batch, as contiguous slices.
+/// The event columns of a batch, borrowed.
+struct EventSlices<'a> {
+    account: &'a [u32],
+    user: &'a [u32],
+    ev: &'a [u32],
+    ts: &'a [i64],
+    value: &'a [f64],
+}
+
+/// The event columns of a batch, as contiguous slices.
 struct EventColumns {
     frame: DataFrame,
 }
@@ -561,7 +582,7 @@ impl EventColumns {
     }
 
     /// Account, user and event codes, timestamps and values (NaN when none).
-    fn slices(&self) -> (&[u32], &[u32], &[u32], &[i64], &[f64]) {
+    fn slices(&self) -> EventSlices<'_> {
         let u32s = |name: &str| {
             let column = self.frame.column(name).expect("scan selects it");
             column
@@ -574,7 +595,13 @@ impl EventColumns {
         let ts = ts.i64().expect("i64").cont_slice().expect("rechunked without nulls");
         let value = self.frame.column("value").expect("scan selects it");
         let value = value.f64().expect("f64").cont_slice().expect("rechunked without nulls");
-        (u32s("account"), u32s("user"), u32s("ev"), ts, value)
+        EventSlices {
+            account: u32s("account"),
+            user: u32s("user"),
+            ev: u32s("ev"),
+            ts,
+            value,
+        }
     }
 }
 
