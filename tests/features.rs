@@ -832,3 +832,248 @@ fn labels_known_at_a_date_are_those_whose_horizon_had_closed_and_features_do_not
     // A date after the data's end changes nothing.
     assert!(all.equals_missing(&build(Some("2030-01-01"))));
 }
+
+/// A history for declared features and plan features: messages and purchases with values, a key event, a
+/// hand-raise, accounts on a free plan, a trial and no plan, a plan-scoped lifetime limit, and one message
+/// after the snapshot.
+pub fn declared_fixture() -> Dir {
+    let dir = Dir::new();
+    dir.write(
+        "pql.toml",
+        r#"[inputs]
+events = "events.csv"
+accounts = "accounts.csv"
+conversions = "conversions.csv"
+[columns.events]
+value = "amount"
+[events]
+key = ["report"]
+hand_raise = ["pricing"]
+per_event = 0
+[[limits]]
+event = "message"
+limit = 4
+period = "lifetime"
+plans = ["free"]
+[plan]
+trial_days = 14
+[[features]]
+name = "messages_7d"
+event = "message"
+window = "7d"
+aggregation = "count"
+[[features]]
+name = "message_days"
+event = "message"
+aggregation = "distinct_days"
+[[features]]
+name = "reached_3_messages"
+event = "message"
+aggregation = "count"
+threshold = 3
+[[features]]
+name = "spend"
+event = "purchase"
+aggregation = "value_sum"
+[[features]]
+name = "spend_mean_30d"
+event = "purchase"
+window = "30d"
+aggregation = "value_mean"
+[[features]]
+name = "days_since_pricing"
+role = "hand_raise"
+aggregation = "days_since"
+[[features]]
+name = "days_to_first_message"
+event = "message"
+aggregation = "days_to_first"
+[[features]]
+name = "report_in_first_week"
+role = "key"
+aggregation = "first_within"
+days = 7
+[[features]]
+name = "message_in_first_3_days"
+event = "message"
+aggregation = "first_within"
+days = 3
+[label]
+horizon_days = 10
+observed_until = "2025-04-01"
+"#,
+    );
+    dir.write(
+        "accounts.csv",
+        "account_id,signup_at,plan\nA,2025-03-01T00:00:00Z,free\nB,2025-03-05T00:00:00Z,trial\nC,2025-02-01T00:00:00Z,\n",
+    );
+    dir.write("conversions.csv", "account_id,converted_at\nB,2025-03-15T00:00:00Z\n");
+    dir.write(
+        "events.csv",
+        "account_id,user_id,event,timestamp,amount
+A,u1,message,2025-03-01T10:00:00Z,
+A,u1,message,2025-03-01T11:00:00Z,
+A,u1,purchase,2025-03-02T10:00:00Z,20
+A,u1,message,2025-03-06T10:00:00Z,
+A,u1,pricing,2025-03-08T12:00:00Z,
+A,u1,report,2025-03-09T10:00:00Z,
+A,u1,purchase,2025-03-09T10:00:00Z,10
+A,u1,message,2025-03-11T10:00:00Z,
+B,u2,report,2025-03-06T00:00:00Z,
+B,u2,message,2025-03-09T10:00:00Z,
+C,,purchase,2025-02-10T10:00:00Z,
+",
+    );
+    dir
+}
+
+#[test]
+fn declared_and_plan_features_match_hand_computed_values() {
+    let dir = declared_fixture();
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "out.parquet",
+    ]);
+    let frame = read(&dir.join("out.parquet"));
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    let declared = names.iter().position(|n| n == "messages_7d").unwrap();
+    assert_eq!(
+        names[declared..],
+        [
+            "messages_7d",
+            "message_days",
+            "reached_3_messages",
+            "spend",
+            "spend_mean_30d",
+            "days_since_pricing",
+            "days_to_first_message",
+            "report_in_first_week",
+            "message_in_first_3_days"
+        ],
+        "declared features come last, in config order"
+    );
+    assert_values(
+        &row(&frame, "A", "2025-03-10"),
+        &[
+            ("messages_7d", 1.0),
+            ("message_days", 2.0),
+            ("reached_3_messages", 1.0),
+            ("spend", 30.0),
+            ("spend_mean_30d", 15.0),
+            ("days_since_pricing", 1.5),
+            ("days_to_first_message", 10.0 / 24.0),
+            ("report_in_first_week", 0.0),
+            ("message_in_first_3_days", 1.0),
+            ("plan=free", 1.0),
+            ("plan=trial", 0.0),
+            ("plan_other", 0.0),
+            ("plan_missing", 0.0),
+            ("trial_days_left", 0.0),
+            ("limit_message_lifetime_usage", 0.75),
+        ],
+    );
+    assert_values(
+        &row(&frame, "B", "2025-03-10"),
+        &[
+            ("messages_7d", 1.0),
+            ("reached_3_messages", 0.0),
+            ("spend", 0.0),
+            ("spend_mean_30d", 0.0),
+            ("days_since_pricing", 5.0),
+            ("days_to_first_message", 4.0 + 10.0 / 24.0),
+            ("report_in_first_week", 1.0),
+            ("message_in_first_3_days", 0.0),
+            ("plan=trial", 1.0),
+            ("trial_days_left", 9.0),
+            ("limit_message_lifetime_usage", 0.0),
+        ],
+    );
+    assert_values(
+        &row(&frame, "C", "2025-03-10"),
+        &[
+            ("message_days", 0.0),
+            ("spend", 0.0),
+            ("days_since_pricing", 37.0),
+            ("days_to_first_message", 37.0),
+            ("message_in_first_3_days", 0.0),
+            ("plan_missing", 1.0),
+            ("trial_days_left", 0.0),
+            ("limit_message_lifetime_usage", 0.0),
+        ],
+    );
+    let describe = dir.pql_ok(&["features", "--config", "pql.toml", "--describe"]);
+    assert!(
+        describe.contains("reached_3_messages") && describe.contains("1 if message events reach 3"),
+        "{describe}"
+    );
+}
+
+#[test]
+fn declared_and_plan_features_refuse_what_they_cannot_compute() {
+    let dir = declared_fixture();
+    let config = std::fs::read_to_string(dir.join("pql.toml")).unwrap();
+    let with = |extra: &str| {
+        dir.write("bad.toml", &format!("{config}{extra}"));
+        dir.pql_err(&[
+            "features",
+            "--config",
+            "bad.toml",
+            "--as-of",
+            "2025-03-10",
+            "--out",
+            "x.parquet",
+        ])
+    };
+    let err = with("[[features]]\nname = \"events_7d\"\nrole = \"activity\"\naggregation = \"count\"\n");
+    assert!(err.contains("features[9].name") && err.contains("built-in"), "{err}");
+    let err = with("[[features]]\nname = \"x\"\nrole = \"product\"\naggregation = \"value_sum\"\n");
+    assert!(
+        err.contains("features[9].role") && err.contains("value_sum reads an `event`"),
+        "{err}"
+    );
+    let err = with("[[features]]\nname = \"x\"\nevent = \"message\"\nwindow = \"week\"\naggregation = \"count\"\n");
+    assert!(err.contains("features[9].window") && err.contains("\"30d\""), "{err}");
+    let err = with("[[features]]\nname = \"x\"\nevent = \"message\"\naggregation = \"first_within\"\n");
+    assert!(err.contains("features[9].days"), "{err}");
+    let err = with("[[features]]\nname = \"spend\"\nevent = \"message\"\naggregation = \"count\"\n");
+    assert!(err.contains("features[9].name") && err.contains("features[3]"), "{err}");
+
+    // A plan column that is the current plan: every "pro" account converted.
+    let mut accounts = String::from("account_id,signup_at,plan\nA,2025-03-01T00:00:00Z,free\n");
+    let mut conversions = String::from("account_id,converted_at\n");
+    for i in 0..10 {
+        accounts.push_str(&format!("P{i},2025-02-01T00:00:00Z,pro\n"));
+        conversions.push_str(&format!("P{i},2025-02-20T00:00:00Z\n"));
+    }
+    dir.write("accounts.csv", &accounts);
+    dir.write("conversions.csv", &conversions);
+    let err = dir.pql_err(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "x.parquet",
+    ]);
+    assert!(
+        err.contains("accounts.csv") && err.contains("`plan`") && err.contains("current plan"),
+        "{err}"
+    );
+    dir.write("accounts.csv", "account_id,signup_at\nA,2025-03-01T00:00:00Z\n");
+    let err = dir.pql_err(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "x.parquet",
+    ]);
+    assert!(err.contains("holds no plan"), "{err}");
+}

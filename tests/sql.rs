@@ -831,11 +831,11 @@ fn sql_history_before_1970_matches_pql() {
     plan.run(&venv, &dir);
 }
 
-#[test]
-fn sql_event_values_match_pql() {
+/// Asserts that every engine's SQL gives the fixture's `pql features` rows over three weekly snapshots, after
+/// checking that pql wrote `column`.
+fn assert_fixture_sql_matches_pql(dir: &Dir, column: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
-    let dir = crate::features::valued_fixture();
     let pql = dir.join("pql.parquet");
     let options = ["--from", "2025-03-03", "--to", "2025-03-17"];
     dir.pql_ok(
@@ -845,8 +845,18 @@ fn sql_event_values_match_pql() {
         ]
         .concat(),
     );
-    assert!(read_parquet(&pql).column("purchase_value_mean").is_ok());
+    assert!(read_parquet(&pql).column(column).is_ok(), "no {column}");
     let mut plan = Plan::default();
-    plan_features(&mut plan, &dir, &ENGINES, &options, &tables(&dir, "csv"), &pql);
-    plan.run(&venv, &dir);
+    plan_features(&mut plan, dir, &ENGINES, &options, &tables(dir, "csv"), &pql);
+    plan.run(&venv, dir);
+}
+
+#[test]
+fn sql_event_values_match_pql() {
+    assert_fixture_sql_matches_pql(&crate::features::valued_fixture(), "purchase_value_mean");
+}
+
+#[test]
+fn sql_declared_and_plan_features_match_pql() {
+    assert_fixture_sql_matches_pql(&crate::features::declared_fixture(), "trial_days_left");
 }

@@ -37,6 +37,10 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// When scoring warns that the population has moved away from the model's training data.
     pub drift: Drift,
+    /// Features the team declares, beside the built-in dictionary.
+    pub features: Vec<DeclaredFeature>,
+    /// Whether and how the accounts' plan column becomes features.
+    pub plan: Option<Plan>,
 }
 
 /// The unchecked form of `pql.toml`, exactly as written.
@@ -69,6 +73,12 @@ pub struct RawConfig {
     /// `[drift]`: drift warning thresholds.
     #[serde(default)]
     pub drift: Drift,
+    /// `[[features]]`: declared features.
+    #[serde(default)]
+    pub features: Vec<DeclaredFeature>,
+    /// `[plan]`: the plan column as features.
+    #[serde(default)]
+    pub plan: Option<Plan>,
 }
 
 /// `[inputs]`: each entry is a file or a folder of Parquet, CSV or NDJSON files.
@@ -243,6 +253,10 @@ pub struct Limit {
     /// The event the product logs when the limit is hit (e.g. `limit_reached`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reached_event: Option<String>,
+    /// The plans (values of the accounts' plan column) the limit applies to; empty (the default) means
+    /// every account. Accounts on other plans get 0 for the limit's usage features.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<String>,
 }
 
 /// The period of a plan limit; weeks start on Monday, months on the 1st, both at 00:00 UTC.
@@ -255,6 +269,135 @@ pub enum LimitPeriod {
     Month,
     /// The account's whole life.
     Lifetime,
+}
+
+/// `[[features]]`: a feature the team declares, e.g. "messages sent in the last 30 days" or "reached 2,000
+/// messages", compiled by the same compiler as the built-in dictionary (polars and SQL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredFeature {
+    /// The output column name; unique among all features.
+    pub name: String,
+    /// The one event it reads; give this or `role`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The events of a role it reads; give this or `event`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<DeclaredRole>,
+    /// `"lifetime"` (the default) or `"<N>d"`: the last N days before the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// How the events become one number.
+    pub aggregation: DeclaredAggregation,
+    /// For `first_within`: the days after signup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    /// Turns the feature into a milestone flag: 1 when the aggregate is at least this, else 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// One line for people; a generated one by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The event roles a declared feature can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclaredRole {
+    /// Every event that is not ignored.
+    Activity,
+    /// Product events (see [`EventRoles`]).
+    Product,
+    /// `events.key`.
+    Key,
+    /// `events.hand_raise`.
+    HandRaise,
+}
+
+/// The aggregations of a declared feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclaredAggregation {
+    /// Number of events in the window.
+    Count,
+    /// Number of distinct days with events in the window.
+    DistinctDays,
+    /// Sum of the events' values in the window (needs `[columns.events] value` and `event`).
+    ValueSum,
+    /// Mean value of the events in the window that have one (needs `[columns.events] value` and `event`).
+    ValueMean,
+    /// Days since the latest event (the tenure when there is none).
+    DaysSince,
+    /// Days from signup to the first event (the tenure when there is none); `event` or `role = "key"`.
+    DaysToFirst,
+    /// 1 when the first event came within `days` days of signup; `event` or `role = "key"`.
+    FirstWithin,
+}
+
+impl DeclaredAggregation {
+    /// The name in `pql.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeclaredAggregation::Count => "count",
+            DeclaredAggregation::DistinctDays => "distinct_days",
+            DeclaredAggregation::ValueSum => "value_sum",
+            DeclaredAggregation::ValueMean => "value_mean",
+            DeclaredAggregation::DaysSince => "days_since",
+            DeclaredAggregation::DaysToFirst => "days_to_first",
+            DeclaredAggregation::FirstWithin => "first_within",
+        }
+    }
+}
+
+/// A declared feature's window, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclaredWindow {
+    /// Everything up to the snapshot.
+    Lifetime,
+    /// The last N days.
+    LastDays(u32),
+}
+
+impl DeclaredFeature {
+    /// The window (checked when the config is loaded).
+    pub fn window(&self) -> DeclaredWindow {
+        parse_window(self.window.as_deref()).unwrap_or(DeclaredWindow::Lifetime)
+    }
+}
+
+fn parse_window(text: Option<&str>) -> Option<DeclaredWindow> {
+    let text = match text {
+        None => return Some(DeclaredWindow::Lifetime),
+        Some(text) => text.trim(),
+    };
+    if text == "lifetime" {
+        return Some(DeclaredWindow::Lifetime);
+    }
+    let days: u32 = text.strip_suffix('d')?.parse().ok()?;
+    (1..=3660).contains(&days).then_some(DeclaredWindow::LastDays(days))
+}
+
+/// `[plan]`: the accounts' plan column (`[columns.accounts] plan`) as features: one flag per frequent
+/// plan, and the days left in a trial. The column must hold the plan each account *started* on (at
+/// signup): a current plan would tell the model who converted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Plan {
+    /// The plan values that are trials. Default `["trial"]`.
+    pub trial: Vec<String>,
+    /// The trial's length in days: adds `trial_days_left` (the length minus the tenure, 0 once over, for
+    /// accounts on a trial plan). Not set by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial_days: Option<u32>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            trial: vec!["trial".into()],
+            trial_days: None,
+        }
+    }
 }
 
 /// `[snapshots]`: when training and scoring snapshots are taken. A snapshot "as of" a date is taken at
@@ -495,6 +638,12 @@ impl RawConfig {
                     ),
                 ));
             }
+            if self.plan.is_some() && attribute.name == "plan" {
+                return Err(invalid(
+                    key,
+                    "`plan` is the name [plan] gives the plan column; rename the attribute's column".into(),
+                ));
+            }
             if let Some(first) = attribute_names.insert(attribute.name.clone(), i) {
                 return Err(invalid(
                     key,
@@ -610,6 +759,31 @@ impl RawConfig {
             }
         }
 
+        for (i, limit) in self.limits.iter().enumerate() {
+            if limit.plans.iter().any(|p| p.trim().is_empty()) {
+                return Err(invalid(
+                    format!("limits[{i}].plans"),
+                    "plan names cannot be empty".into(),
+                ));
+            }
+        }
+        if let Some(plan) = &self.plan {
+            if plan.trial.iter().any(|p| p.trim().is_empty()) {
+                return Err(invalid("plan.trial".into(), "plan names cannot be empty".into()));
+            }
+            if let Some(days) = plan.trial_days {
+                if days == 0 || days > 3660 {
+                    return Err(invalid(
+                        "plan.trial_days".into(),
+                        format!("must be between 1 and 3660 days, got {days}"),
+                    ));
+                }
+            }
+        }
+        for (i, feature) in self.features.iter().enumerate() {
+            check_declared(feature, i, &self, &invalid)?;
+        }
+
         Ok(Config {
             source: path.to_path_buf(),
             inputs,
@@ -621,8 +795,116 @@ impl RawConfig {
             label: self.label,
             rules: self.rules,
             drift: self.drift,
+            features: self.features,
+            plan: self.plan,
         })
     }
+}
+
+/// The checks of `features[i]` that need no data: a new name, one event or role, a window, and the
+/// options its aggregation takes.
+fn check_declared(
+    feature: &DeclaredFeature,
+    i: usize,
+    raw: &RawConfig,
+    invalid: &impl Fn(String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    use DeclaredAggregation::*;
+    let key = |field: &str| format!("features[{i}].{field}");
+    let name = feature.name.trim();
+    if name.is_empty() || name != feature.name {
+        return Err(invalid(
+            key("name"),
+            "must be a column name without surrounding spaces".into(),
+        ));
+    }
+    if name.contains('=') {
+        return Err(invalid(
+            key("name"),
+            format!("`{name}`: `=` is kept for the attribute level flags (e.g. `industry=retail`)"),
+        ));
+    }
+    if let Some(first) = raw.features[..i].iter().position(|f| f.name == feature.name) {
+        return Err(invalid(
+            key("name"),
+            format!("`{name}` is already the name of features[{first}]"),
+        ));
+    }
+    let aggregation = feature.aggregation.as_str();
+    match (&feature.event, feature.role) {
+        (Some(_), Some(_)) => return Err(invalid(key("role"), "give `event` or `role`, not both".into())),
+        (None, None) => {
+            return Err(invalid(
+                key("event"),
+                "give the event (or the `role`) the feature reads".into(),
+            ))
+        }
+        (Some(event), None) => {
+            if event.trim().is_empty() {
+                return Err(invalid(key("event"), "event names cannot be empty".into()));
+            }
+            if raw.events.ignore.contains(event) {
+                return Err(invalid(
+                    key("event"),
+                    format!("`{event}` is in events.ignore, which no feature reads"),
+                ));
+            }
+        }
+        (None, Some(role)) => {
+            let by_event = matches!(feature.aggregation, ValueSum | ValueMean)
+                || (matches!(feature.aggregation, DaysToFirst | FirstWithin) && role != DeclaredRole::Key);
+            if by_event {
+                let roles = match feature.aggregation {
+                    ValueSum | ValueMean => "an `event`",
+                    _ => "an `event` or `role = \"key\"`",
+                };
+                return Err(invalid(key("role"), format!("{aggregation} reads {roles}")));
+            }
+        }
+    }
+    let Some(window) = parse_window(feature.window.as_deref()) else {
+        return Err(invalid(
+            key("window"),
+            format!(
+                "must be \"lifetime\" or a number of days such as \"30d\" (1 to 3660), got {:?}",
+                feature.window.as_deref().unwrap_or_default()
+            ),
+        ));
+    };
+    if window != DeclaredWindow::Lifetime && matches!(feature.aggregation, DaysSince | DaysToFirst | FirstWithin) {
+        return Err(invalid(
+            key("window"),
+            format!("{aggregation} reads the whole history: leave `window` out"),
+        ));
+    }
+    if matches!(feature.aggregation, ValueSum | ValueMean) && raw.columns.events.value.is_none() {
+        return Err(invalid(
+            key("aggregation"),
+            format!("{aggregation} needs the events' value column: map it in [columns.events] value"),
+        ));
+    }
+    match (feature.aggregation, feature.days) {
+        (FirstWithin, None) => {
+            return Err(invalid(
+                key("days"),
+                "first_within needs `days`, the days after signup".into(),
+            ))
+        }
+        (FirstWithin, Some(days)) if days == 0 || days > 3660 => {
+            return Err(invalid(key("days"), format!("must be between 1 and 3660, got {days}")))
+        }
+        (FirstWithin, Some(_)) | (_, None) => {}
+        (_, Some(_)) => return Err(invalid(key("days"), format!("is for first_within, not {aggregation}"))),
+    }
+    if let Some(threshold) = feature.threshold {
+        if feature.aggregation == FirstWithin {
+            return Err(invalid(key("threshold"), "first_within is a flag already".into()));
+        }
+        if !threshold.is_finite() {
+            return Err(invalid(key("threshold"), format!("must be a number, got {threshold}")));
+        }
+    }
+    Ok(())
 }
 
 fn check_columns(columns: &Columns, invalid: &impl Fn(String, String) -> ConfigError) -> Result<(), ConfigError> {
@@ -818,5 +1100,51 @@ mod tests {
         assert_eq!(config.exclusive_role("limit_hit"), Some("limit_reached"));
         assert_eq!(config.exclusive_role("report"), None);
         assert_eq!(config.exclusive_role("task"), None);
+    }
+
+    #[test]
+    fn declared_features_are_checked_key_by_key() {
+        let feature = |body: &str| format!("{MINIMAL}\n[[features]]\nname = \"f\"\n{body}\n");
+        let config = parse(&feature(
+            "event = \"sent\"\nwindow = \"30d\"\naggregation = \"count\"\nthreshold = 2000",
+        ))
+        .unwrap();
+        assert_eq!(config.features[0].window(), DeclaredWindow::LastDays(30));
+        assert_eq!(config.features[0].threshold, Some(2000.0));
+        let cases = [
+            ("aggregation = \"count\"", "features[0].event"),
+            (
+                "event = \"a\"\nrole = \"key\"\naggregation = \"count\"",
+                "features[0].role",
+            ),
+            (
+                "event = \"a\"\nwindow = \"0d\"\naggregation = \"count\"",
+                "features[0].window",
+            ),
+            (
+                "event = \"a\"\nwindow = \"7d\"\naggregation = \"days_since\"",
+                "features[0].window",
+            ),
+            ("event = \"a\"\naggregation = \"value_sum\"", "[columns.events] value"),
+            (
+                "role = \"product\"\naggregation = \"days_to_first\"",
+                "features[0].role",
+            ),
+            ("event = \"a\"\naggregation = \"count\"\ndays = 3", "features[0].days"),
+            (
+                "event = \"a\"\naggregation = \"first_within\"\ndays = 3\nthreshold = 1",
+                "features[0].threshold",
+            ),
+        ];
+        for (body, key) in cases {
+            let err = error_of(&feature(body));
+            assert!(err.contains(key), "{body}: {err}");
+        }
+        let err = error_of(&format!("{MINIMAL}\n[plan]\ntrial_days = 0\n"));
+        assert!(err.contains("plan.trial_days"), "{err}");
+        let err = error_of(&format!(
+            "{MINIMAL}\n[plan]\n[[attributes]]\nname = \"plan\"\nkind = \"categorical\"\n"
+        ));
+        assert!(err.contains("attributes[0].name"), "{err}");
     }
 }

@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use pql_data::config::{AttributeKind, Config, LimitPeriod};
+use pql_data::config::{
+    AttributeKind, Config, DeclaredAggregation, DeclaredFeature, DeclaredRole, DeclaredWindow, LimitPeriod,
+};
 use serde::{Deserialize, Serialize};
 
 /// Sessions end after this much inactivity.
@@ -14,6 +16,8 @@ pub const SESSION_GAP_MINUTES: i64 = 30;
 pub const BREADTH_MILESTONE: u32 = 3;
 /// Categorical attributes get one column for each of their most frequent levels, up to this many.
 pub const MAX_LEVELS: usize = 10;
+/// The accounts' plan column as the features read it (`[plan]`), whatever its source name.
+pub const PLAN: &str = "plan";
 
 /// The family a feature belongs to, for documentation and reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +33,8 @@ pub enum Family {
     Collaboration,
     Trend,
     Firmographics,
+    Plan,
+    Declared,
 }
 
 /// Which events a feature aggregates.
@@ -175,7 +181,9 @@ pub enum Aggregation {
     DaysToNthDistinct(u32),
     /// Number of distinct non-empty users.
     DistinctUsers,
-    /// Metered events in the current limit period / limit.
+    /// 1 when the first event came within this many days of signup.
+    FirstWithin(u32),
+    /// Metered events in the current limit period / limit; 0 for accounts on other plans than `plans`.
     LimitUsage {
         /// The metered event.
         event: String,
@@ -183,8 +191,11 @@ pub enum Aggregation {
         limit: u64,
         /// The period.
         period: Period,
+        /// The plans the limit applies to (every account when empty).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        plans: Vec<String>,
     },
-    /// The largest period count so far / limit.
+    /// The largest period count so far / limit; 0 for accounts on other plans than `plans`.
     LimitMaxUsage {
         /// The metered event.
         event: String,
@@ -192,6 +203,16 @@ pub enum Aggregation {
         limit: u64,
         /// The period.
         period: Period,
+        /// The plans the limit applies to (every account when empty).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        plans: Vec<String>,
+    },
+    /// `days - tenure` (0 once negative) for accounts on one of the `trial` plans, else 0.
+    TrialDaysLeft {
+        /// The trial's length.
+        days: u32,
+        /// The trial plans.
+        trial: Vec<String>,
     },
     /// `(a - b) / (a + b)` of the event counts in the last `days` and the `days` before.
     Trend(u32),
@@ -264,6 +285,9 @@ pub struct FeatureDef {
     pub missing: Missing,
     /// One line for people.
     pub description: String,
+    /// A milestone: the feature is 1 when the aggregate is at least this, else 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }
 
 impl FeatureDef {
@@ -417,6 +441,7 @@ fn def(
         unit,
         missing,
         description: description.into(),
+        threshold: None,
     }
 }
 
@@ -450,11 +475,17 @@ pub fn levels_in(defs: &[FeatureDef]) -> Levels {
 /// `events_7d` of an event named `events`); [`Vocabulary::of_defs`] then no longer lists its event.
 pub fn catalog(config: &Config, vocabulary: &Vocabulary) -> Vec<FeatureDef> {
     let mut defs = fixed_catalog(config, &vocabulary.levels);
+    let declared = declared(config);
     let mut usage = Vec::new();
     let values = config.columns.events.value.is_some();
     for event in &vocabulary.events {
         let features = event_usage(event, values && vocabulary.valued.contains(event));
-        let taken = |f: &FeatureDef| defs.iter().chain(&usage).any(|d: &FeatureDef| d.name == f.name);
+        let taken = |f: &FeatureDef| {
+            defs.iter()
+                .chain(&usage)
+                .chain(&declared)
+                .any(|d: &FeatureDef| d.name == f.name)
+        };
         if !features.iter().any(taken) {
             usage.extend(features);
         }
@@ -464,7 +495,95 @@ pub fn catalog(config: &Config, vocabulary: &Vocabulary) -> Vec<FeatureDef> {
         .position(|d| d.family == Family::AdoptionSpeed)
         .unwrap_or(defs.len());
     defs.splice(at..at, usage);
+    defs.extend(declared);
     defs
+}
+
+/// The first declared feature whose name a built-in feature of the config already has, as
+/// `(index in [[features]], name)`. (Per-event features give way to a declared one instead.)
+pub fn clashing_declared(config: &Config) -> Option<(usize, String)> {
+    let fixed = fixed_catalog(config, &Vec::new());
+    config
+        .features
+        .iter()
+        .position(|f| fixed.iter().any(|d| d.name == f.name))
+        .map(|i| (i, config.features[i].name.clone()))
+}
+
+/// The config's declared features (`[[features]]`), as records.
+pub fn declared(config: &Config) -> Vec<FeatureDef> {
+    config.features.iter().map(declared_def).collect()
+}
+
+fn declared_def(feature: &DeclaredFeature) -> FeatureDef {
+    use DeclaredAggregation as D;
+    let events = match (&feature.event, feature.role) {
+        (Some(event), _) => EventSet::Named(event.clone()),
+        (None, Some(DeclaredRole::Product)) => EventSet::Product,
+        (None, Some(DeclaredRole::Key)) => EventSet::Key,
+        (None, Some(DeclaredRole::HandRaise)) => EventSet::HandRaise,
+        (None, _) => EventSet::Activity,
+    };
+    let window = match feature.window() {
+        DeclaredWindow::Lifetime => Window::Lifetime,
+        DeclaredWindow::LastDays(n) => Window::LastDays(n),
+    };
+    let (aggregation, unit, missing) = match feature.aggregation {
+        D::Count => (Aggregation::Count, Unit::Count, Missing::Zero),
+        D::DistinctDays => (Aggregation::ActiveDays, Unit::Days, Missing::Zero),
+        D::ValueSum => (Aggregation::ValueSum, Unit::Value, Missing::Zero),
+        D::ValueMean => (Aggregation::ValueMean, Unit::Value, Missing::Zero),
+        D::DaysSince => (Aggregation::DaysSinceLast, Unit::Days, Missing::Tenure),
+        D::DaysToFirst => (Aggregation::DaysToFirst, Unit::Days, Missing::Tenure),
+        D::FirstWithin => (
+            Aggregation::FirstWithin(feature.days.unwrap_or(1)),
+            Unit::Flag,
+            Missing::Zero,
+        ),
+    };
+    let what = match &events {
+        EventSet::Named(event) => format!("{event} events"),
+        set => format!("{set} events"),
+    };
+    let in_window = match window {
+        Window::LastDays(n) => format!(" in the last {n} days"),
+        _ => String::new(),
+    };
+    let generated = match feature.aggregation {
+        D::Count => format!("{what}{in_window}"),
+        D::DistinctDays => format!("days with {what}{in_window}"),
+        D::ValueSum => format!("sum of the values of {what}{in_window}"),
+        D::ValueMean => format!("mean value of the {what}{in_window} that have one"),
+        D::DaysSince => format!("days since the latest of the {what}"),
+        D::DaysToFirst => format!("days from signup to the first of the {what}"),
+        D::FirstWithin => format!(
+            "1 if the first of the {what} came within {} days of signup",
+            feature.days.unwrap_or(1)
+        ),
+    };
+    let generated = match feature.threshold {
+        Some(threshold) => format!("1 if {generated} reach {threshold}"),
+        None => generated,
+    };
+    FeatureDef {
+        name: feature.name.clone(),
+        family: Family::Declared,
+        events,
+        window,
+        aggregation,
+        unit: if feature.threshold.is_some() { Unit::Flag } else { unit },
+        missing,
+        description: feature.description.clone().unwrap_or(generated),
+        threshold: feature.threshold,
+    }
+}
+
+/// ` (plans free, trial)`, or nothing for a limit on every plan.
+fn plans_words(plans: &[String]) -> String {
+    match plans.is_empty() {
+        true => String::new(),
+        false => format!(" (plans {})", plans.join(", ")),
+    }
 }
 
 /// The features that do not depend on which events the data holds.
@@ -642,11 +761,13 @@ fn fixed_catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
             event: limit.event.clone(),
             limit: limit.limit,
             period: limit.period,
+            plans: limit.plans.clone(),
         };
         let max = LimitMaxUsage {
             event: limit.event.clone(),
             limit: limit.limit,
             period: limit.period,
+            plans: limit.plans.clone(),
         };
         defs.push(def(
             format!("{stem}_usage"),
@@ -656,7 +777,13 @@ fn fixed_catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
             usage,
             Unit::Ratio,
             Missing::Zero,
-            format!("{} in the current {} / {}", limit.event, limit.period, limit.limit),
+            format!(
+                "{} in the current {} / {}{}",
+                limit.event,
+                limit.period,
+                limit.limit,
+                plans_words(&limit.plans)
+            ),
         ));
         defs.push(def(
             format!("{stem}_max_usage"),
@@ -667,8 +794,11 @@ fn fixed_catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
             Unit::Ratio,
             Missing::Zero,
             format!(
-                "largest {} count in any {} so far / {}",
-                limit.event, limit.period, limit.limit
+                "largest {} count in any {} so far / {}{}",
+                limit.event,
+                limit.period,
+                limit.limit,
+                plans_words(&limit.plans)
             ),
         ));
     }
@@ -862,6 +992,69 @@ fn fixed_catalog(config: &Config, levels: &Levels) -> Vec<FeatureDef> {
             }
         }
     }
+    if let Some(plan) = &config.plan {
+        let plan_levels = levels
+            .iter()
+            .find(|(a, _)| a == PLAN)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default();
+        for level in &plan_levels {
+            defs.push(def(
+                format!("{PLAN}={level}"),
+                Family::Plan,
+                Activity,
+                Lifetime,
+                AttributeLevel {
+                    attribute: PLAN.into(),
+                    level: level.clone(),
+                },
+                Unit::Flag,
+                Missing::Zero,
+                format!("1 if the account started on plan {level}"),
+            ));
+        }
+        defs.push(def(
+            format!("{PLAN}_other"),
+            Family::Plan,
+            Activity,
+            Lifetime,
+            AttributeOther {
+                attribute: PLAN.into(),
+                levels: plan_levels,
+            },
+            Unit::Flag,
+            Missing::Zero,
+            "1 if the account started on another plan",
+        ));
+        defs.push(def(
+            format!("{PLAN}_missing"),
+            Family::Plan,
+            Activity,
+            Lifetime,
+            AttributeMissing(PLAN.into()),
+            Unit::Flag,
+            Missing::Zero,
+            "1 if the plan is missing",
+        ));
+        if let Some(days) = plan.trial_days {
+            defs.push(def(
+                "trial_days_left",
+                Family::Plan,
+                Activity,
+                Lifetime,
+                TrialDaysLeft {
+                    days,
+                    trial: plan.trial.clone(),
+                },
+                Unit::Days,
+                Missing::Zero,
+                format!(
+                    "days left in the {days}-day trial for accounts on plan {} (0 once over or on another plan)",
+                    plan.trial.join(", ")
+                ),
+            ));
+        }
+    }
     defs
 }
 
@@ -877,6 +1070,8 @@ impl fmt::Display for Family {
             Family::Collaboration => "collaboration",
             Family::Trend => "trend",
             Family::Firmographics => "firmographics",
+            Family::Plan => "plan",
+            Family::Declared => "declared",
         })
     }
 }

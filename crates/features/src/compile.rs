@@ -6,7 +6,7 @@
 
 use polars::prelude::*;
 
-use crate::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window};
+use crate::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window, PLAN};
 use crate::prepare::{period_id, DailyNeeds, Prepared, DAY_US};
 
 /// Whether a definition reads one event's own counts ([`Prepared::event_days`]) rather than the daily table.
@@ -17,6 +17,8 @@ fn reads_event_days(def: &FeatureDef) -> Option<&str> {
             Aggregation::Count
             | Aggregation::ActiveDays
             | Aggregation::DaysSinceLast
+            | Aggregation::DaysToFirst
+            | Aggregation::FirstWithin(_)
             | Aggregation::ValueSum
             | Aggregation::ValueMean,
         ) => Some(event),
@@ -156,15 +158,20 @@ struct EventDayAggregates {
 }
 
 impl EventDayAggregates {
-    /// Adds the aggregate `def` (a count, active days, latest time, value sum or mean of event `index`) as
-    /// column `name`, and returns it.
+    /// Adds the aggregate `def` (a count, active days, latest or first time, value sum or mean of event
+    /// `index`) as column `name`, and returns it.
     fn add(&mut self, index: usize, name: &str, def: &FeatureDef, k: i64) -> Expr {
         let sum = |column: &str| on_days_only(col(column), def.window, k).sum().cast(DataType::Float64);
         let aggregation = match def.aggregation {
             Aggregation::Count => sum("n"),
-            Aggregation::ActiveDays => on_days(def.window, k).cast(DataType::UInt32).sum(),
+            Aggregation::ActiveDays => col("n")
+                .gt(lit(0))
+                .and(on_days(def.window, k))
+                .cast(DataType::UInt32)
+                .sum(),
             Aggregation::ValueSum => sum("value"),
             Aggregation::ValueMean => where_(sum("valued").gt(lit(0.0)), sum("value") / sum("valued")),
+            Aggregation::DaysToFirst | Aggregation::FirstWithin(_) => col("first").min(),
             _ => col("last").max(),
         };
         let position = match self.aggregations.iter().position(|a| *a == aggregation) {
@@ -237,6 +244,38 @@ fn non_negative(expr: Expr) -> Expr {
     when(expr.clone().lt(lit(0.0))).then(lit(0.0)).otherwise(expr)
 }
 
+/// The feature column of `value`: its missing-value rule applied, then its milestone threshold.
+fn finish(value: Expr, def: &FeatureDef, tenure: &Expr) -> Expr {
+    let value = match def.missing {
+        Missing::Zero => value.fill_null(lit(0.0)),
+        Missing::Tenure => value.fill_null(tenure.clone()),
+    };
+    let value = match def.threshold {
+        Some(threshold) => value.gt_eq(lit(threshold)),
+        None => value,
+    };
+    value.cast(DataType::Float64).alias(def.name.as_str())
+}
+
+/// 1 where `since_signup` (days, null when the event never came) is at most `n` days, else 0.
+fn within_days(since_signup: Expr, n: u32) -> Expr {
+    since_signup
+        .lt_eq(lit(f64::from(n)))
+        .fill_null(lit(false))
+        .cast(DataType::Float64)
+}
+
+/// `value` for accounts on one of `plans` (every account when empty), 0 for the others.
+fn on_plans(value: Expr, plans: &[String]) -> Expr {
+    if plans.is_empty() {
+        return value;
+    }
+    let plans = Series::new("plans".into(), plans);
+    when(col(PLAN).is_in(lit(plans).implode(false), false).fill_null(lit(false)))
+        .then(value)
+        .otherwise(lit(0.0))
+}
+
 fn days(expr: Expr) -> Expr {
     expr.cast(DataType::Float64) / lit(DAY_US as f64)
 }
@@ -274,13 +313,11 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             let value = per_event.add(index, &tmp, def, k);
             let value = match def.aggregation {
                 Aggregation::DaysSinceLast => days(lit(t) - value),
+                Aggregation::DaysToFirst => non_negative(days(value - col("signup"))),
+                Aggregation::FirstWithin(n) => within_days(days(value - col("signup")), n),
                 _ => value,
             };
-            let value = match def.missing {
-                Missing::Zero => value.fill_null(lit(0.0)),
-                Missing::Tenure => value.fill_null(tenure.clone()),
-            };
-            finals.push(value.cast(DataType::Float64).alias(def.name.as_str()));
+            finals.push(finish(value, def, &tenure));
             continue;
         }
         let value = match &def.aggregation {
@@ -341,12 +378,27 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                 first.min(&tmp, where_(col("is_key"), col("since_signup")));
                 non_negative(days(col(&tmp)))
             }
+            Aggregation::FirstWithin(n) => {
+                first.min(&tmp, where_(col("is_key"), col("since_signup")));
+                within_days(days(col(&tmp)), *n)
+            }
             Aggregation::DaysToNthDistinct(n) => {
                 first.min(&tmp, where_(col("product_rank").eq(lit(*n)), col("since_signup")));
                 non_negative(days(col(&tmp)))
             }
             Aggregation::DistinctUsers => col("__users"),
-            Aggregation::LimitUsage { event, limit, period } | Aggregation::LimitMaxUsage { event, limit, period } => {
+            Aggregation::LimitUsage {
+                event,
+                limit,
+                period,
+                plans,
+            }
+            | Aggregation::LimitMaxUsage {
+                event,
+                limit,
+                period,
+                plans,
+            } => {
                 let n = format!("n_{}", set_index(&EventSet::Named(event.clone())));
                 let index = prepared
                     .needs
@@ -380,7 +432,10 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                             .agg([col(&n).max().alias(&tmp)])
                     }
                 });
-                col(&tmp).cast(DataType::Float64) / lit(*limit as f64)
+                on_plans(col(&tmp).cast(DataType::Float64) / lit(*limit as f64), plans)
+            }
+            Aggregation::TrialDaysLeft { days, trial } => {
+                on_plans(non_negative(lit(f64::from(*days)) - tenure.clone()), trial)
             }
             Aggregation::Trend(n) => {
                 let k_set = set_index(&def.events);
@@ -411,11 +466,7 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
                     .cast(DataType::Float64)
             }
         };
-        let value = match def.missing {
-            Missing::Zero => value.fill_null(lit(0.0)),
-            Missing::Tenure => value.fill_null(tenure.clone()),
-        };
-        finals.push(value.cast(DataType::Float64).alias(def.name.as_str()));
+        finals.push(finish(value, def, &tenure));
     }
 
     let eligible = prepared

@@ -27,6 +27,26 @@ pub enum FeatureError {
         /// How many were dropped, by which rule, and what to do.
         message: String,
     },
+    /// The `[plan]` column cannot give plan features.
+    #[error("{}: column `{column}` {message}", .path.display())]
+    Plan {
+        /// The accounts table.
+        path: std::path::PathBuf,
+        /// The plan column.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A declared feature (`[[features]]`) has the name of a built-in one.
+    #[error("{}: `features[{index}].name` `{name}` is the name of a built-in feature; choose another", .path.display())]
+    DeclaredName {
+        /// The config file.
+        path: std::path::PathBuf,
+        /// The index in `[[features]]`.
+        index: usize,
+        /// The name.
+        name: String,
+    },
     /// The snapshot request is empty or inverted.
     #[error("{0}")]
     Snapshots(String),

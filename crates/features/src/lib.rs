@@ -97,6 +97,7 @@ impl FeatureBuilder {
     /// model's, [`Vocabulary::of_defs`]), or when `None` the data's: the most frequent categorical levels in
     /// the accounts table and the most frequent product events (see [`vocabulary_of`]).
     pub fn new(config: &Config, snapshots: &Snapshots, vocabulary: Option<&Vocabulary>) -> Result<Self, FeatureError> {
+        check_declared(config)?;
         let dates = snapshots.dates(config)?;
         let days: Vec<i64> = dates.iter().map(|d| epoch_day(*d)).collect();
         let mut events = match vocabulary {
@@ -368,7 +369,20 @@ pub fn inspect(config: &Config) -> Result<(InputReport, Vec<InputWarning>), Feat
 
 /// The feature dictionary for a config, with the vocabulary of its data ([`vocabulary_of`]).
 pub fn describe(config: &Config) -> Result<Vec<FeatureDef>, FeatureError> {
+    check_declared(config)?;
     Ok(catalog::catalog(config, &vocabulary_of(config)?))
+}
+
+/// Refuses a declared feature named like a built-in one.
+fn check_declared(config: &Config) -> Result<(), FeatureError> {
+    match catalog::clashing_declared(config) {
+        Some((index, name)) => Err(FeatureError::DeclaredName {
+            path: config.source.clone(),
+            index,
+            name,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The columns the data gives the dictionary: the most frequent levels of each categorical attribute in the
@@ -440,18 +454,21 @@ pub fn frequent_events(config: &Config, until: Option<i64>) -> Result<Vocabulary
     })
 }
 
-/// The most frequent levels of each categorical attribute (ties by name), up to [`catalog::MAX_LEVELS`].
+/// The most frequent levels of each categorical attribute and of the plan (with `[plan]`), ties by name, up
+/// to [`catalog::MAX_LEVELS`].
 pub fn levels_of(accounts: &DataFrame, config: &Config) -> Result<Levels, FeatureError> {
     let mut levels = Vec::new();
-    for attribute in config
+    let categorical = config
         .attributes
         .iter()
         .filter(|a| a.kind == AttributeKind::Categorical)
-    {
+        .map(|a| a.name.as_str());
+    let plan = config.plan.as_ref().map(|_| catalog::PLAN);
+    for attribute in categorical.chain(plan) {
         let counts = accounts
             .clone()
             .lazy()
-            .select([col(attribute.name.as_str()).alias("level")])
+            .select([col(attribute).alias("level")])
             .filter(col("level").is_not_null())
             .group_by([col("level")])
             .agg([len().alias("n")])
@@ -468,7 +485,7 @@ pub fn levels_of(accounts: &DataFrame, config: &Config) -> Result<Levels, Featur
             .flatten()
             .map(str::to_string)
             .collect();
-        levels.push((attribute.name.clone(), names));
+        levels.push((attribute.to_string(), names));
     }
     Ok(levels)
 }

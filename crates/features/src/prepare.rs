@@ -13,7 +13,7 @@ use pql_data::Config;
 use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
-use crate::catalog::{EventSet, Period, SESSION_GAP_MINUTES};
+use crate::catalog::{EventSet, Period, PLAN, SESSION_GAP_MINUTES};
 use crate::error::FeatureError;
 
 /// Microseconds in a day.
@@ -168,7 +168,7 @@ pub struct Prepared {
     /// Product events inside the windowed-distinct spans of the requested snapshots: `acc`, `day`, `ev`.
     pub recent: DataFrame,
     /// One row per account, day and event of [`DailyNeeds::named`]: `acc`, `day`, `ev` (the index in
-    /// `named`), `n` (count), `last` (latest μs), `value` (the sum of the events' values, 0 when none has
+    /// `named`), `n` (count), `first` and `last` (earliest and latest μs), `value` (the sum of the events' values, 0 when none has
     /// one) and `valued` (events with a value).
     pub event_days: DataFrame,
     /// What `daily` holds.
@@ -259,6 +259,9 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
                 *slot = Some(slot.map_or(ts, |t| t.min(ts)));
             }
         }
+    }
+    if config.plan.is_some() {
+        check_plan(config, &accounts, &converted)?;
     }
     report.conversions_before_signup = converted
         .iter()
@@ -413,6 +416,9 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         Column::new("signup".into(), &signup),
         Column::new("converted".into(), &converted),
     ];
+    if config.plan.is_some() {
+        columns.push(accounts.column("plan")?.clone().with_name(PLAN.into()));
+    }
     columns.extend(accounts.columns().iter().skip(3).cloned());
     let accounts = DataFrame::new(accounts.height(), columns)?;
 
@@ -430,6 +436,47 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         report,
         warnings,
     })
+}
+
+/// A plan that every one of at least this many accounts converted from says the plan column is the
+/// current plan.
+const PLAN_LEAK_ACCOUNTS: usize = 10;
+
+/// Refuses a `[plan]` column that holds no plan, or that looks like the accounts' current plan: one where
+/// every one of [`PLAN_LEAK_ACCOUNTS`] or more accounts converted (a paid plan), which would tell the model
+/// who converted.
+fn check_plan(config: &Config, accounts: &DataFrame, converted: &[Option<i64>]) -> Result<(), FeatureError> {
+    let plans = accounts.column("plan")?.str()?;
+    let refuse = |message: String| FeatureError::Plan {
+        path: config.inputs.accounts.clone(),
+        column: config.columns.accounts.plan.clone(),
+        message,
+    };
+    if plans.null_count() == plans.len() {
+        return Err(refuse(
+            "holds no plan, yet [plan] asks for plan features; map the column in [columns.accounts] plan or \
+             remove [plan]"
+                .into(),
+        ));
+    }
+    let mut counts: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
+    for (plan, converted) in plans.iter().zip(converted) {
+        if let Some(plan) = plan {
+            let entry = counts.entry(plan).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(converted.is_some());
+        }
+    }
+    match counts
+        .iter()
+        .find(|(_, &(n, converted))| n >= PLAN_LEAK_ACCOUNTS && converted == n)
+    {
+        Some((plan, (n, _))) => Err(refuse(format!(
+            "every one of the {n} accounts on plan `{plan}` converted: the column looks like the current \
+             plan, which tells the model who converted; map the plan each account started on"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Conversion rows of known accounts dated after `end`.
@@ -914,6 +961,8 @@ struct NamedDay {
     index: u32,
     /// Events.
     n: u32,
+    /// The earliest, μs.
+    first: i64,
     /// The latest, μs.
     last: i64,
     /// The sum of their values (0 when none has one).
@@ -953,6 +1002,7 @@ struct Builder<'a> {
     e_day: Vec<i32>,
     e_ev: Vec<u32>,
     e_n: Vec<u32>,
+    e_first: Vec<i64>,
     e_last: Vec<i64>,
     e_value: Vec<f64>,
     e_valued: Vec<u32>,
@@ -994,6 +1044,7 @@ impl<'a> Builder<'a> {
             e_day: Vec::new(),
             e_ev: Vec::new(),
             e_n: Vec::new(),
+            e_first: Vec::new(),
             e_last: Vec::new(),
             e_value: Vec::new(),
             e_valued: Vec::new(),
@@ -1048,6 +1099,9 @@ impl<'a> Builder<'a> {
                 }
             };
             let day = &mut self.day_named[at];
+            if day.n == 0 {
+                day.first = ts;
+            }
             day.n += 1;
             day.last = ts;
             if !value.is_nan() {
@@ -1101,6 +1155,7 @@ impl<'a> Builder<'a> {
             self.e_day.push(day as i32);
             self.e_ev.push(named.index);
             self.e_n.push(named.n);
+            self.e_first.push(named.first);
             self.e_last.push(named.last);
             self.e_value.push(named.value);
             self.e_valued.push(named.valued);
@@ -1173,6 +1228,7 @@ impl<'a> Builder<'a> {
             Column::new("day".into(), self.e_day),
             Column::new("ev".into(), self.e_ev),
             Column::new("n".into(), self.e_n),
+            Column::new("first".into(), self.e_first),
             Column::new("last".into(), self.e_last),
             Column::new("value".into(), self.e_value),
             Column::new("valued".into(), self.e_valued),

@@ -7,6 +7,20 @@ use pql_features::FeatureDef;
 
 /// The value of `def` for one account, in words.
 pub fn phrase(def: &FeatureDef, value: f64) -> String {
+    match def.threshold {
+        Some(threshold) => milestone_phrase(def, threshold, value != 0.0),
+        None => aggregate_phrase(def, value),
+    }
+}
+
+/// A milestone flag in words: `reached: message sent 2000 times in the last 30 days` (or `not yet: …`).
+pub fn milestone_phrase(def: &FeatureDef, threshold: f64, reached: bool) -> String {
+    let prefix = if reached { "reached" } else { "not yet" };
+    format!("{prefix}: {}", aggregate_phrase(def, threshold))
+}
+
+/// The aggregate of `def` at `value`, in words (without its threshold).
+fn aggregate_phrase(def: &FeatureDef, value: f64) -> String {
     use Aggregation::*;
     let window = window_words(def.window);
     let n = number(value);
@@ -31,15 +45,24 @@ pub fn phrase(def: &FeatureDef, value: f64) -> String {
         },
         DistinctShare => format!("used {} of the product features in use", percent(value)),
         DaysToFirst => format!("first {} {} after signup", set_words(&def.events, false), days(value)),
+        FirstWithin(days) => match value != 0.0 {
+            true => format!("first {} within {days} days of signup", set_words(&def.events, false)),
+            false => format!("no {} within {days} days of signup", set_words(&def.events, false)),
+        },
+        TrialDaysLeft { .. } => format!("{} left in the trial", days_left(value)),
         DaysToNthDistinct(k) => format!("used {k} product features {} after signup", days(value)),
         DistinctUsers => format!("{n} active {}{window}", plural("user", value)),
-        LimitUsage { event, limit, period } => format!(
+        LimitUsage {
+            event, limit, period, ..
+        } => format!(
             "at {} of the {} limit of {limit} {}",
             percent(value),
             period_words(*period),
             words(event)
         ),
-        LimitMaxUsage { event, limit, period } => format!(
+        LimitMaxUsage {
+            event, limit, period, ..
+        } => format!(
             "peaked at {} of the {} limit of {limit} {}",
             percent(value),
             period_words(*period),
@@ -149,6 +172,14 @@ fn days(value: f64) -> String {
     }
 }
 
+/// Days left, rounded up: `3 days`, `1 day`, `no days`.
+fn days_left(value: f64) -> String {
+    match value.ceil() {
+        whole if whole <= 0.0 => "no days".to_string(),
+        whole => format!("{} {}", number(whole), plural("day", whole)),
+    }
+}
+
 fn percent(ratio: f64) -> String {
     format!("{:.0}%", 100.0 * ratio)
 }
@@ -168,6 +199,7 @@ mod tests {
             unit: Unit::Count,
             missing: Missing::Zero,
             description: String::new(),
+            threshold: None,
         }
     }
 
@@ -253,6 +285,7 @@ mod tests {
                         event: "task_created".into(),
                         limit: 50,
                         period: LimitPeriod::Month,
+                        plans: Vec::new(),
                     },
                 ),
                 0.92,
@@ -300,5 +333,35 @@ mod tests {
         for (def, value, want) in cases {
             assert_eq!(phrase(&def, value), want);
         }
+    }
+
+    #[test]
+    fn declared_and_plan_features_read_as_sentences() {
+        let sent = EventSet::Named("message_sent".into());
+        let milestone = FeatureDef {
+            threshold: Some(2000.0),
+            ..def(sent.clone(), Window::LastDays(30), Aggregation::Count)
+        };
+        assert_eq!(
+            phrase(&milestone, 1.0),
+            "reached: message sent 2000 times in the last 30 days"
+        );
+        assert_eq!(
+            phrase(&milestone, 0.0),
+            "not yet: message sent 2000 times in the last 30 days"
+        );
+        let early = def(sent, Window::Lifetime, Aggregation::FirstWithin(7));
+        assert_eq!(phrase(&early, 1.0), "first message sent within 7 days of signup");
+        assert_eq!(phrase(&early, 0.0), "no message sent within 7 days of signup");
+        let trial = def(
+            EventSet::Activity,
+            Window::Lifetime,
+            Aggregation::TrialDaysLeft {
+                days: 14,
+                trial: vec!["trial".into()],
+            },
+        );
+        assert_eq!(phrase(&trial, 8.5), "9 days left in the trial");
+        assert_eq!(phrase(&trial, 0.0), "no days left in the trial");
     }
 }

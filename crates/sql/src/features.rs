@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 use pql_data::config::{Config, LimitPeriod};
-use pql_features::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window, SESSION_GAP_MINUTES};
+use pql_features::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window, PLAN, SESSION_GAP_MINUTES};
 use pql_features::{epoch_day, period_id, DAY_US, MAX_TS, MIN_TS};
 
 use crate::inputs::{add_inputs, add_observation, future_from, Ctes};
@@ -89,6 +89,8 @@ struct Compiler<'a> {
     with_last: Vec<bool>,
     /// Whether set `k` sums its events' values in `v_<k>` and counts those with one in `c_<k>`.
     with_values: Vec<bool>,
+    /// Whether set `k` keeps its earliest time in `first_<k>`.
+    with_first: Vec<bool>,
     /// Limit meters, by index `i` of their `period_<i>` columns and `at_limit_<i>` table.
     meters: Vec<Meter>,
 }
@@ -102,6 +104,7 @@ impl<'a> Compiler<'a> {
             sets: Vec::new(),
             with_last: Vec::new(),
             with_values: Vec::new(),
+            with_first: Vec::new(),
             meters: Vec::new(),
         };
         for def in defs {
@@ -124,6 +127,11 @@ impl<'a> Compiler<'a> {
                     compiler.with_values[k] = true;
                     continue;
                 }
+                Aggregation::DaysToFirst | Aggregation::FirstWithin(_) if named(def) => {
+                    let k = compiler.set_index(&def.events, false);
+                    compiler.with_first[k] = true;
+                    continue;
+                }
                 _ => continue,
             };
             compiler.set_index(&set, def.aggregation == Aggregation::DaysSinceLast);
@@ -142,6 +150,7 @@ impl<'a> Compiler<'a> {
                 self.sets.push(set.clone());
                 self.with_last.push(with_last);
                 self.with_values.push(false);
+                self.with_first.push(false);
                 self.sets.len() - 1
             }
         }
@@ -164,6 +173,17 @@ impl<'a> Compiler<'a> {
 
     fn is_in(&self, column: &str, values: &[String]) -> String {
         self.dialect.is_in(column, values)
+    }
+
+    /// `value` for accounts on one of `plans` (every account when empty), 0 for the others.
+    fn on_plans(&self, value: &str, plans: &[String]) -> String {
+        match plans.is_empty() {
+            true => value.to_string(),
+            false => format!(
+                "CASE WHEN {} THEN {value} ELSE 0 END",
+                self.is_in(&format!("e.{}", self.q(PLAN)), plans)
+            ),
+        }
     }
 
     /// Microseconds as days, a double.
@@ -313,6 +333,12 @@ impl<'a> Compiler<'a> {
                     format!("latest {} event", set_words(set)),
                 ));
             }
+            if self.with_first[k] {
+                daily_columns.push((
+                    format!("MIN(CASE WHEN {} THEN ts END) AS first_{k}", self.member(set)),
+                    format!("earliest {} event", set_words(set)),
+                ));
+            }
             if self.with_values[k] {
                 let member = self.member(set);
                 daily_columns.push((
@@ -432,9 +458,21 @@ impl<'a> Compiler<'a> {
                     first.add("COUNT(*)".into(), name.clone());
                     format!("CASE WHEN c.products > 0 THEN CAST(f.{name} AS DOUBLE) / c.products ELSE 0 END")
                 }
+                Aggregation::DaysToFirst | Aggregation::FirstWithin(_) if named(def) => {
+                    daily.add(format!("MIN(d.first_{})", self.k(&def.events)), name.clone());
+                    let since = self.days(&format!("d.{name} - e.signup"));
+                    match def.aggregation {
+                        Aggregation::FirstWithin(n) => within_days(&since, n),
+                        _ => non_negative(&since),
+                    }
+                }
                 Aggregation::DaysToFirst => {
                     first.add("MIN(CASE WHEN f.is_key THEN f.since_signup END)".into(), name.clone());
                     non_negative(&self.days(&format!("f.{name}")))
+                }
+                Aggregation::FirstWithin(n) => {
+                    first.add("MIN(CASE WHEN f.is_key THEN f.since_signup END)".into(), name.clone());
+                    within_days(&self.days(&format!("f.{name}")), *n)
                 }
                 Aggregation::DaysToNthDistinct(n) => {
                     first.add(
@@ -447,8 +485,18 @@ impl<'a> Compiler<'a> {
                     users.add("COUNT(*)".into(), name.clone());
                     format!("u.{name}")
                 }
-                Aggregation::LimitUsage { event, limit, period }
-                | Aggregation::LimitMaxUsage { event, limit, period } => {
+                Aggregation::LimitUsage {
+                    event,
+                    limit,
+                    period,
+                    plans,
+                }
+                | Aggregation::LimitMaxUsage {
+                    event,
+                    limit,
+                    period,
+                    plans,
+                } => {
                     let i = self
                         .meters
                         .iter()
@@ -458,8 +506,15 @@ impl<'a> Compiler<'a> {
                         Aggregation::LimitUsage { .. } => "current_n",
                         _ => "max_n",
                     };
-                    format!("CAST(l{i}.{column} AS DOUBLE) / {}", number(*limit as f64))
+                    self.on_plans(
+                        &format!("CAST(l{i}.{column} AS DOUBLE) / {}", number(*limit as f64)),
+                        plans,
+                    )
                 }
+                Aggregation::TrialDaysLeft { days, trial } => self.on_plans(
+                    &non_negative(&format!("{} - {tenure}", number(f64::from(*days)))),
+                    trial,
+                ),
                 Aggregation::Trend(n) => {
                     let count = format!("d.n_{}", self.k(&def.events));
                     let recent = self.q(&format!("{}__recent", def.name));
@@ -504,6 +559,10 @@ impl<'a> Compiler<'a> {
             let value = match def.missing {
                 Missing::Zero => format!("COALESCE({value}, 0)"),
                 Missing::Tenure => format!("COALESCE({value}, {tenure})"),
+            };
+            let value = match def.threshold {
+                Some(threshold) => format!("CASE WHEN {value} >= {} THEN 1 ELSE 0 END", number(threshold)),
+                None => value,
             };
             finals.push(format!("CAST({value} AS DOUBLE) AS {name}"));
         }
@@ -647,6 +706,16 @@ fn set_words(set: &EventSet) -> String {
         EventSet::Named(event) => format!("{event:?}"),
         set => set.to_string(),
     }
+}
+
+/// Whether a definition reads one named event (not a role's events).
+fn named(def: &FeatureDef) -> bool {
+    matches!(def.events, EventSet::Named(_))
+}
+
+/// 1 when `since_signup` (days, NULL when the event never came) is at most `n`, else 0.
+fn within_days(since_signup: &str, n: u32) -> String {
+    format!("CASE WHEN {since_signup} <= {n} THEN 1 ELSE 0 END")
 }
 
 /// Negative values clipped to zero, NULL kept.

@@ -42,6 +42,14 @@ pub(crate) fn add_inputs(ctes: &mut Ctes, config: &Config, tables: &Tables, dial
     let text = dialect.text_type();
     let q = |name: &str| dialect.quote(name);
     let mut attributes = String::new();
+    if config.plan.is_some() {
+        let _ = write!(
+            attributes,
+            ",\n    NULLIF(CAST(a.{} AS {text}), '') AS {}",
+            q(&columns.accounts.plan),
+            q(pql_features::catalog::PLAN)
+        );
+    }
     for attribute in &config.attributes {
         let name = q(&attribute.name);
         let _ = match attribute.kind {

@@ -113,6 +113,13 @@ fn contributions_sql(model: &LinearModel, names: &[String], dialect: Dialect) ->
 fn phrase_sql(def: &FeatureDef, x: &str, d: Dialect) -> String {
     use Aggregation::*;
     let text = |s: &str| d.string(s);
+    if let Some(threshold) = def.threshold {
+        return flag(
+            x,
+            &text(&reasons::milestone_phrase(def, threshold, true)),
+            &text(&reasons::milestone_phrase(def, threshold, false)),
+        );
+    }
     let window = text(&reasons::window_words(def.window));
     let number = || d.number_words(x);
     let plural = |noun: &str| {
@@ -176,13 +183,34 @@ fn phrase_sql(def: &FeatureDef, x: &str, d: Dialect) -> String {
             days(),
             "' after signup'".into(),
         ]),
+        FirstWithin(days) => {
+            let what = reasons::set_words(&def.events, false);
+            flag(
+                x,
+                &text(&format!("first {what} within {days} days of signup")),
+                &text(&format!("no {what} within {days} days of signup")),
+            )
+        }
+        TrialDaysLeft { .. } => concat(&[
+            format!(
+                "CASE WHEN {x} <= 0 THEN 'no days' ELSE CAST(CAST(ceil({x}) AS BIGINT) AS {t}) || \
+                 CASE WHEN ceil({x}) = 1 THEN ' day' ELSE ' days' END END",
+                t = d.text_type()
+            ),
+            "' left in the trial'".into(),
+        ]),
         DaysToNthDistinct(k) => concat(&[
             text(&format!("used {k} product features ")),
             days(),
             "' after signup'".into(),
         ]),
         DistinctUsers => concat(&[number(), "' active '".into(), plural("user"), window]),
-        LimitUsage { event, limit, period } | LimitMaxUsage { event, limit, period } => {
+        LimitUsage {
+            event, limit, period, ..
+        }
+        | LimitMaxUsage {
+            event, limit, period, ..
+        } => {
             let lead = match def.aggregation {
                 LimitUsage { .. } => "at ",
                 _ => "peaked at ",
