@@ -1,5 +1,11 @@
 """Accuracy peers of `pql train` on the same feature table and the same time-based split.
 
+The logistic peer searches L2 strengths as pql does: the grid, then on upwards while its strongest penalty
+wins. `peers --solver` chooses scikit-learn's LogisticRegression solver (default lbfgs). On heavy-tailed raw
+columns lbfgs needs thousands of iterations for the weak penalties (16 minutes on benches/quality's
+teamchat, and no convergence at lambda 0.01), so benches/quality/run.sh passes newton-cholesky: exact
+Newton steps with a Cholesky solve, the same optimum where lbfgs converges, in a few iterations.
+
     python peers_models.py peers  --config DIR/pql.toml --features F.parquet --truth DIR/truth.parquet --out peers.json
     python peers_models.py report --peers peers.json [--pql KIND=METRICS_JSON=WALL_S ...] --out results.json
     python peers_models.py last-day --events DIR/events.parquet
@@ -240,7 +246,7 @@ def fit_calibrator(p_val: np.ndarray, y_val: np.ndarray):
 # Models
 
 
-def logistic_procedure(d: dict) -> dict:
+def logistic_procedure(d: dict, solver: str = "lbfgs") -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -248,14 +254,18 @@ def logistic_procedure(d: dict) -> dict:
 
     def fit(rows, lam):
         scaler = StandardScaler().fit(x[rows])
-        model = LogisticRegression(C=1.0 / lam, solver="lbfgs", max_iter=5000, tol=1e-8)
+        model = LogisticRegression(C=1.0 / lam, solver=solver, max_iter=5000, tol=1e-8)
         model.fit(scaler.transform(x[rows]), y[rows])
         return lambda r: model.predict_proba(scaler.transform(x[r]))[:, 1], model
 
     started = time.perf_counter()
     search, best = [], None
-    # Strongest penalty first, so that a tie keeps the stronger one.
-    for lam in sorted(LAMBDAS, reverse=True):
+    # Strongest penalty first, so that a tie keeps the stronger one; while the strongest wins, go on
+    # upwards ten times stronger (at most 3 steps), as pql's L2 search does.
+    candidates = sorted(LAMBDAS, reverse=True)
+    extensions = 0
+    while candidates:
+        lam = candidates.pop(0)
         t0 = time.perf_counter()
         predict, model = fit(d["fit"], lam)
         p_val = predict(d["val"])
@@ -266,6 +276,10 @@ def logistic_procedure(d: dict) -> dict:
             f"{time.perf_counter() - t0:.1f} s")
         if best is None or loss < best[1]:
             best = (lam, loss, p_val)
+        strongest = max(c["lambda"] for c in search)
+        if not candidates and best[0] == strongest and extensions < 3:
+            candidates.append(strongest * 10.0)
+            extensions += 1
     lam, _, p_val = best
     calibration, calibrate = fit_calibrator(p_val, y[d["val"]])
     t0 = time.perf_counter()
@@ -275,7 +289,7 @@ def logistic_procedure(d: dict) -> dict:
     wall = time.perf_counter() - started
     log(f"logistic: lambda {lam:g}, {calibration}, refit {refit_s:.1f} s, total {wall:.1f} s")
     return {
-        "settings": {"lambda": lam, "search": search, "refit_iterations": int(model.n_iter_[0])},
+        "settings": {"lambda": lam, "solver": solver, "search": search, "refit_iterations": int(model.n_iter_[0])},
         "calibration": calibration,
         **scored(d, p_val, p_test, calibrate),
         "wall_s": wall,
@@ -417,7 +431,7 @@ def run_peers(args) -> None:
     models = {}
     if args.truth:
         models["oracle"] = oracle(d, args.truth)
-    models["sklearn_logistic"] = logistic_procedure(d)
+    models["sklearn_logistic"] = logistic_procedure(d, args.solver)
     models["lightgbm"] = lightgbm_procedure(d)
     budgets = [] if args.skip_perpetual else [float(b) for b in args.perpetual_budgets.split(",") if b]
     for b in budgets:
@@ -598,6 +612,7 @@ def main() -> None:
     p.add_argument("--validation-snapshots", type=int, default=2)
     p.add_argument("--perpetual-budgets", default=",".join(str(b) for b in PERPETUAL_BUDGETS))
     p.add_argument("--skip-perpetual", action="store_true")
+    p.add_argument("--solver", default="lbfgs", help="LogisticRegression solver (lbfgs, newton-cholesky, ...)")
     p.add_argument("--out", required=True)
     r = sub.add_parser("report", help="table, checks and results.json")
     r.add_argument("--peers", required=True)

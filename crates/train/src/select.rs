@@ -1,7 +1,9 @@
 //! Choosing the L2 strength of the logistic model on the time-based validation: each candidate is fitted
 //! on the training snapshots (standardised with the training rows' statistics) and scored by log loss on
-//! the validation snapshots; the lowest wins, ties going to the stronger penalty. A candidate whose fit
-//! did not converge is warned about and never chosen.
+//! the validation snapshots; the lowest wins, ties going to the stronger penalty. When the strongest
+//! candidate wins, the search goes on upwards, ten times stronger each step (up to [`MAX_EXTENSIONS`]
+//! steps), until a stronger one no longer wins: the optimum is then inside the range searched. A candidate
+//! whose fit did not converge is warned about and never chosen.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +13,9 @@ use crate::metrics::{Metrics, MetricsError};
 
 /// The default candidates: λ from 10⁻³ to 10³, a factor of 10 apart.
 pub const L2_GRID: [f64; 7] = [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0];
+
+/// How many times the search may go on above the grid's strongest λ (a factor of 10 each).
+pub const MAX_EXTENSIONS: usize = 3;
 
 /// One candidate's result.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -50,7 +55,8 @@ impl std::fmt::Display for SelectError {
 
 impl std::error::Error for SelectError {}
 
-/// Scores every candidate λ; returns the best and the whole table, in grid order.
+/// Scores every candidate λ, and stronger ones while the strongest wins; returns the best and the whole
+/// table, in the order tried.
 pub fn choose_l2(
     train: &LabelledMatrix,
     validation: &LabelledMatrix,
@@ -60,7 +66,9 @@ pub fn choose_l2(
     let (x_train, x_validation) = (standardizer.transform(&train.x), standardizer.transform(&validation.x));
     let mut table = Vec::with_capacity(grid.len());
     let mut converged = Vec::with_capacity(grid.len());
-    for &l2 in grid {
+    let mut candidates = grid.to_vec();
+    let mut extensions = 0;
+    while let Some(&l2) = candidates.get(table.len()) {
         let model = LogisticParams::default()
             .l2(l2)
             .check()
@@ -74,6 +82,13 @@ pub fn choose_l2(
             l2,
             log_loss: metrics.log_loss,
         });
+        if table.len() == candidates.len() && extensions < MAX_EXTENSIONS {
+            let strongest = candidates.iter().copied().fold(f64::MIN, f64::max);
+            if best(&table, &converged).is_some_and(|b| b.l2 == strongest) {
+                candidates.push(strongest * 10.0);
+                extensions += 1;
+            }
+        }
     }
     let best = best(&table, &converged).ok_or(if table.is_empty() {
         SelectError::Fit(LogisticError::InvalidParams("the L2 grid is empty".into()))
@@ -127,6 +142,22 @@ mod tests {
             as_of: vec![0; n],
             names: (0..d).map(|j| format!("f{j}")).collect(),
         }
+    }
+
+    #[test]
+    fn the_search_goes_on_above_the_grid_while_the_strongest_penalty_wins() {
+        let (train, validation) = (sample(300, 1), sample(3000, 2));
+        // A grid of weak penalties only: the strongest of them wins, so stronger ones are tried.
+        let grid = [1e-3, 1e-2];
+        let (best, table) = choose_l2(&train, &validation, &grid).unwrap();
+        assert!(table.len() > grid.len(), "{table:?}");
+        assert!(table.len() <= grid.len() + MAX_EXTENSIONS);
+        assert!(best.l2 > 1e-2);
+        let strongest = table.iter().map(|c| c.l2).fold(f64::MIN, f64::max);
+        assert!(
+            best.l2 < strongest || table.len() == grid.len() + MAX_EXTENSIONS,
+            "the search stops once a stronger penalty no longer wins: {table:?}"
+        );
     }
 
     #[test]
