@@ -371,7 +371,7 @@ enum Command {
 /// How to train (shared by `pql train` and `pql retrain`).
 #[derive(Debug, Clone, Args)]
 struct TrainingArgs {
-    /// Model family; auto fits both and keeps the lower validation log loss.
+    /// Model family; auto fits both and keeps the higher validation ROC AUC.
     #[arg(long, value_enum, default_value_t = ModelArg::Auto)]
     model: ModelArg,
     /// Backtest the last K labelled snapshots (0 to skip).

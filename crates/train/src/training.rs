@@ -4,7 +4,7 @@
 //!    fit part is every snapshot whose labels had closed by the first of them.
 //! 2. **Choose settings** per family on fit part → validation: the L2 strength of the logistic model by
 //!    validation log loss, the number of boosted trees by early stopping on validation log loss. `auto`
-//!    keeps the family with the lower validation log loss.
+//!    keeps the family that ranks the validation rows better ([`ranks_better`]).
 //! 3. **Calibrate** on the validation rows (isotonic with at least [`ISOTONIC_POSITIVES`] converted rows,
 //!    else Platt), and set the PQL thresholds from the calibrated validation scores.
 //! 4. **Refit** the chosen settings on every labelled snapshot; the calibration maps its raw scores.
@@ -415,7 +415,7 @@ fn fit_procedure(
         }
         let better = best
             .as_ref()
-            .is_none_or(|(_, _, i)| metrics.log_loss < candidates[*i].validation.log_loss);
+            .is_none_or(|(_, _, i)| ranks_better(&metrics, &candidates[*i].validation));
         candidates.push(CandidateResult {
             settings,
             validation: metrics,
@@ -551,4 +551,32 @@ fn evaluate(labels: &[bool], scores: &[f64], kind: ModelKind) -> Result<Metrics,
         kind,
         message: e.to_string(),
     })
+}
+
+/// Whether a family's validation metrics beat another's for `--model auto`: the higher ROC AUC, the lower
+/// log loss on an equal AUC. The calibration that follows fixes the probability scale of either family but
+/// not its ranking, and the ranking is what sales works through; log loss before calibration mixes the
+/// two (a well-regularised logistic model can have the lower raw log loss and still rank worse).
+pub fn ranks_better(a: &Metrics, b: &Metrics) -> bool {
+    a.roc_auc > b.roc_auc || (a.roc_auc == b.roc_auc && a.log_loss < b.log_loss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_prefers_the_better_ranking_over_the_lower_raw_log_loss() {
+        let labels = [false, false, true, true];
+        // Ranks perfectly but its probabilities are far too low, which calibration fixes.
+        let ranks = Metrics::evaluate(&labels, &[0.001, 0.002, 0.003, 0.004]).unwrap();
+        // Better scaled, ranks one pair wrong, which calibration cannot fix.
+        let scaled = Metrics::evaluate(&labels, &[0.2, 0.6, 0.4, 0.8]).unwrap();
+        assert!(scaled.log_loss < ranks.log_loss && ranks.roc_auc > scaled.roc_auc);
+        assert!(ranks_better(&ranks, &scaled) && !ranks_better(&scaled, &ranks));
+        assert!(
+            !ranks_better(&ranks, &ranks),
+            "an equal candidate does not replace the first"
+        );
+    }
 }
