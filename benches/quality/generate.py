@@ -346,14 +346,15 @@ class TeamChat(Shape):
         tenure = d - st["signup"][idx]
         m = st["members"][idx]
         alive = st["alive"][idx]
-        x = -7.6 + 0.9 * z
-        x += 0.8 * np.tanh(np.log1p(st["ema_msg"][idx]) / 1.5 - 1.3)
+        x = -7.9 + 0.8 * z
+        lm = np.log1p(st["ema_msg"][idx])
+        x += 0.5 * np.tanh(lm / 1.5 - 1.3) + 0.8 * np.exp(-(((lm - 2.5) / 0.8) ** 2))  # busiest teams go to sales
         x += 0.5 * np.tanh(st["ema_members"][idx] / 3.0)
-        x += 0.9 * ((m >= 3) & (st["integrations"][idx] >= 1))
+        x += 1.2 * ((m >= 3) & (st["integrations"][idx] >= 1))
         x += 1.3 * ((d - st["limit_day"][idx]) <= 30) * (1 + 0.5 * (m >= 5))
         x += 1.0 * np.minimum(st["ema_hr"][idx] * 4.0, 1.0)
         x += 1.0 * ((d - st["upgrade_day"][idx]) <= 3)
-        x -= 0.8 * ((st["huddles"][idx] >= 4) & (m <= 2))
+        x -= 1.0 * ((st["huddles"][idx] >= 4) & (m <= 2))
         x += 0.5 * (st["files"][idx] >= 25)
         x += np.where(tenure < 3, -0.8, np.where(tenure <= 60, np.where(tenure >= 10, 0.3, 0.0),
                                                  np.where(tenure > 120, -0.4, 0.0)))
@@ -687,10 +688,16 @@ class Shop(Shape):
         conv_all[ok] = conv_ns
         return df, signup_ns, conv_all, last
 
-    def config(self, horizon):
+    def config(self, horizon, value=False):
+        note = ("# pql-amount.toml: the same, with the events' `amount` column (order value of purchases) mapped as the\n"
+                "# event value ([columns.events] value), which adds per-event value sums and means."
+                if value else
+                "# The events' `amount` column (order value of purchases) is not mapped: pql ignores it\n"
+                "# (pql-amount.toml maps it).")
+        value_line = 'value = "amount"\n' if value else ""
         return f"""# pql configuration for benches/quality shop: a B2C shop's purchase history (customers are the
 # accounts, no users), exported from PostgreSQL as CSV; conversion = subscribing to the paid membership.
-# The events' `amount` column (order value of purchases) is not mapped: pql ignores it.
+{note}
 
 [inputs]
 events = "events.csv"
@@ -701,7 +708,7 @@ conversions = "memberships.csv"
 account_id = "customer_id"
 event = "event_type"
 timestamp = "event_time"
-
+{value_line}
 [columns.accounts]
 account_id = "customer_id"
 signup_at = "created_at"
@@ -785,8 +792,8 @@ class DevApi(Shape):
         domain = rng.choice(["business", "freemail", "edu"], size=n, p=[0.45, 0.45, 0.10])
         employees = np.round(rng.lognormal(np.log(40), 1.6, size=n))
         employees[(domain != "business") | (rng.random(n) < 0.3)] = np.nan
-        # daily API demand once integrated: Pareto (alpha 1.1), most accounts a few calls a day
-        demand = 0.6 * (rng.pareto(1.1, size=n) + 1.0)
+        # daily API demand once integrated: Pareto (alpha 1.05), most accounts a few calls a day
+        demand = 0.6 * (rng.pareto(1.05, size=n) + 1.0)
         return {
             "signup": signup_days(rng, n, days),
             "z": rng.normal(size=n),
@@ -1056,6 +1063,9 @@ def main() -> None:
     horizon = HORIZON[args.shape]
     with open(os.path.join(args.out, "pql.toml"), "w") as f:
         f.write(shape.config(horizon))
+    if args.shape == "shop":
+        with open(os.path.join(args.out, "pql-amount.toml"), "w") as f:
+            f.write(shape.config(horizon, value=True))
     monday = first_monday_after(start)
     last_day = datetime.fromtimestamp(last_ns / 1e9, tz=timezone.utc).date()
     rates = label_rates(np.asarray(signup_ns, dtype=np.float64), np.asarray(conv_ns, dtype=np.float64),
