@@ -94,6 +94,33 @@ fn the_same_inputs_give_a_byte_identical_model_from_events_or_from_a_feature_tab
     let from_table = ["train", "--config", &config, "--backtest", "1", "--model", "logistic"];
     dir.pql_ok(&[&from_table[..], &["--features", "f.parquet", "--out", "c"]].concat());
     dir.pql_ok(&[&from_table[..], &["--features", "f.csv", "--out", "d"]].concat());
+    // Thinned negatives: recorded, and validation still reads every row.
+    dir.pql_ok(
+        &[
+            &from_table[..],
+            &["--features", "f.parquet", "--negative-rate", "0.5", "--out", "e"],
+        ]
+        .concat(),
+    );
+    let (full, thinned) = (
+        json(&model_dir(&dir, "a").join("model.json")),
+        json(&model_dir(&dir, "e").join("model.json")),
+    );
+    assert_eq!(full["training"]["negative_rate"], 1.0);
+    assert_eq!(thinned["training"]["negative_rate"], 0.5);
+    assert_eq!(thinned["training"]["validation"], full["training"]["validation"]);
+    assert!(thinned["training"]["window"]["rows"].as_u64() < full["training"]["window"]["rows"].as_u64());
+    let err = dir.pql_err(
+        &[
+            &from_table[..],
+            &["--features", "f.parquet", "--negative-rate", "0", "--out", "x"],
+        ]
+        .concat(),
+    );
+    assert!(
+        err.contains("negative rate must be above 0 and at most 1, got 0"),
+        "{err}"
+    );
     let a = model_dir(&dir, "a");
     for other in ["b", "c", "d"] {
         let other = model_dir(&dir, other);

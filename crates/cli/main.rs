@@ -383,6 +383,10 @@ struct TrainingArgs {
     /// Seed of the random choices (permutation importance); the same inputs and seed give the same model.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Share of unconverted rows each fit sees (e.g. 0.1 on tens of millions of rows); every converted row
+    /// is kept, probabilities are corrected, and validation, calibration and backtests read every row.
+    #[arg(long, default_value_t = 1.0)]
+    negative_rate: f64,
 }
 
 impl TrainingArgs {
@@ -397,6 +401,7 @@ impl TrainingArgs {
         params.backtest = self.backtest;
         params.validation_snapshots = self.validation_weeks;
         params.seed = self.seed;
+        params.negative_rate = self.negative_rate;
         params
     }
 }
@@ -950,6 +955,14 @@ fn train(
         frame.height() - rows.labels.len()
     ));
     drop(frame);
+    if params.negative_rate < 1.0 {
+        ui.note(format!(
+            "each fit keeps every converted row and {:.0}% of the others (--negative-rate {}); validation, \
+             calibration and backtests read every row",
+            100.0 * params.negative_rate,
+            params.negative_rate
+        ));
+    }
     params.horizon_days = config.label.horizon_days;
     let rules: Vec<(String, String)> = config.rules.iter().map(|r| (r.name.clone(), r.when.clone())).collect();
     let spinner = ui.spinner("fitting, calibrating and backtesting models");

@@ -50,6 +50,13 @@ pub struct Provenance {
     pub constant_features: Vec<String>,
     /// Seed of the random choices.
     pub seed: u64,
+    /// The share of unconverted rows the fits saw (1: all); the model's log-odds are shifted by its log.
+    #[serde(default = "every_row")]
+    pub negative_rate: f64,
+}
+
+fn every_row() -> f64 {
+    1.0
 }
 
 /// A trained model, self-described.
@@ -174,6 +181,7 @@ impl Artifact {
                 data_fingerprint: hex(fingerprint(rows)),
                 constant_features,
                 seed,
+                negative_rate: trained.negative_rate,
             },
             metrics: trained.validation,
             curves: trained.curves,

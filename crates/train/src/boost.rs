@@ -418,6 +418,20 @@ impl ValidBoostParams {
         labels: &[bool],
         validation: Option<(ArrayView2<f64>, &[bool])>,
     ) -> Result<Boosted, BoostError> {
+        self.fit_shifted(x, labels, validation, 0.0)
+    }
+
+    /// [`Self::fit`] on rows whose unconverted share was thinned (see [`crate::TrainParams::negative_rate`]):
+    /// the trees are grown on the rows as given, and `prior_shift` (the log of the share kept) is added to
+    /// the base score, both for early stopping on the (unthinned) validation rows and in the model, so its
+    /// probabilities are those of the unthinned population.
+    pub fn fit_shifted(
+        &self,
+        x: ArrayView2<f64>,
+        labels: &[bool],
+        validation: Option<(ArrayView2<f64>, &[bool])>,
+        prior_shift: f64,
+    ) -> Result<Boosted, BoostError> {
         let params = &self.0;
         let (n, d) = x.dim();
         if n != labels.len() || n == 0 || u32::try_from(n).is_err() {
@@ -439,7 +453,7 @@ impl ValidBoostParams {
         let mut grower = Grower::new(params, &data);
         let mut scores = vec![base_score; n];
         let mut gradients = vec![[0.0f32; 2]; n];
-        let mut validation = validation.map(|(x, labels)| (x, labels, vec![base_score; x.nrows()]));
+        let mut validation = validation.map(|(x, labels)| (x, labels, vec![base_score + prior_shift; x.nrows()]));
         let mut trees = Vec::new();
         let mut validation_log_loss = Vec::new();
         let mut best = (f64::INFINITY, 0);
@@ -472,7 +486,7 @@ impl ValidBoostParams {
             trees.truncate(best.1);
         }
         Ok(Boosted {
-            base_score,
+            base_score: base_score + prior_shift,
             trees,
             validation_log_loss,
         })

@@ -2,6 +2,8 @@
 //! polars column slices, with the ndarray version linfa uses), the labels, and a standardiser that
 //! remembers each column's mean and spread so scoring applies exactly the training transform.
 
+use std::borrow::Cow;
+
 use ndarray::parallel::prelude::*;
 use ndarray::{Array2, Axis, ShapeBuilder};
 use polars::prelude::*;
@@ -205,6 +207,37 @@ impl LabelledMatrix {
     pub fn positives(&self) -> usize {
         self.labels.iter().filter(|&&y| y).count()
     }
+
+    /// Every converted row and, of the others, those whose draw falls under `rate` (in `(0, 1]`; every row
+    /// at 1). The draw is a hash of the row's snapshot, values and `seed`, so a row is kept or left out in
+    /// every subset it appears in, whatever its position.
+    pub fn negatives_sampled(&self, rate: f64, seed: u64) -> Cow<'_, LabelledMatrix> {
+        if rate >= 1.0 {
+            return Cow::Borrowed(self);
+        }
+        let rows: Vec<usize> = (0..self.labels.len())
+            .filter(|&i| self.labels[i] || row_draw(self.as_of[i], self.x.row(i), seed) < rate)
+            .collect();
+        Cow::Owned(LabelledMatrix {
+            x: self.x.select(Axis(0), &rows),
+            labels: rows.iter().map(|&i| self.labels[i]).collect(),
+            as_of: rows.iter().map(|&i| self.as_of[i]).collect(),
+            names: self.names.clone(),
+        })
+    }
+}
+
+/// A uniform draw in `[0, 1)` from a row's snapshot and values (splitmix64 over their bits).
+fn row_draw(as_of: i64, values: ndarray::ArrayView1<f64>, seed: u64) -> f64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let hash = values
+        .iter()
+        .fold(mix(seed ^ as_of as u64), |h, v| mix(h.wrapping_add(v.to_bits())));
+    (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A column is compressed by the signed log1p when a training value lies more than this many standard

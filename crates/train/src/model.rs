@@ -133,8 +133,10 @@ impl Settings {
         }
     }
 
-    /// Fits these settings on the rows.
-    pub fn fit(&self, rows: &LabelledMatrix) -> Result<Model, String> {
+    /// Fits these settings on the rows; `prior_shift` is added to the model's log-odds (the log of the share
+    /// of unconverted rows kept, 0 when none was left out), so its probabilities are those of the whole
+    /// population.
+    pub fn fit(&self, rows: &LabelledMatrix, prior_shift: f64) -> Result<Model, String> {
         match *self {
             Settings::Logistic { l2 } => {
                 let standardizer = Standardizer::fit(&rows.x);
@@ -147,13 +149,13 @@ impl Settings {
                 Ok(Model::Logistic(LinearModel {
                     l2,
                     standardizer,
-                    intercept: fitted.intercept,
+                    intercept: fitted.intercept + prior_shift,
                     weights: fitted.weights.to_vec(),
                 }))
             }
             Settings::Boosted { params } => params
                 .check()
-                .and_then(|p| p.fit(rows.x.view(), &rows.labels, None))
+                .and_then(|p| p.fit_shifted(rows.x.view(), &rows.labels, None, prior_shift))
                 .map(Model::Boosted)
                 .map_err(|e| e.to_string()),
         }

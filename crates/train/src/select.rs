@@ -57,10 +57,14 @@ impl std::error::Error for SelectError {}
 
 /// Scores every candidate λ, and stronger ones while the strongest wins; returns the best and the whole
 /// table, in the order tried.
+///
+/// `prior_shift` is added to every candidate's log-odds before validation (see
+/// [`crate::model::Settings::fit`]).
 pub fn choose_l2(
     train: &LabelledMatrix,
     validation: &LabelledMatrix,
     grid: &[f64],
+    prior_shift: f64,
 ) -> Result<(Candidate, Vec<Candidate>), SelectError> {
     let standardizer = Standardizer::fit(&train.x);
     let (x_train, x_validation) = (standardizer.transform(&train.x), standardizer.transform(&validation.x));
@@ -69,12 +73,13 @@ pub fn choose_l2(
     let mut candidates = grid.to_vec();
     let mut extensions = 0;
     while let Some(&l2) = candidates.get(table.len()) {
-        let model = LogisticParams::default()
+        let mut model = LogisticParams::default()
             .l2(l2)
             .check()
             .and_then(|p| p.fit(x_train.view(), &train.labels))
             .map_err(SelectError::Fit)?;
         converged.push(model.warn_unless_converged(l2, "it is not chosen"));
+        model.intercept += prior_shift;
         let p = model.predict_proba(x_validation.view());
         let metrics = Metrics::evaluate(&validation.labels, p.as_slice().expect("contiguous"))
             .map_err(SelectError::Validation)?;
@@ -149,7 +154,7 @@ mod tests {
         let (train, validation) = (sample(300, 1), sample(3000, 2));
         // A grid of weak penalties only: the strongest of them wins, so stronger ones are tried.
         let grid = [1e-3, 1e-2];
-        let (best, table) = choose_l2(&train, &validation, &grid).unwrap();
+        let (best, table) = choose_l2(&train, &validation, &grid, 0.0).unwrap();
         assert!(table.len() > grid.len(), "{table:?}");
         assert!(table.len() <= grid.len() + MAX_EXTENSIONS);
         assert!(best.l2 > 1e-2);
@@ -163,14 +168,14 @@ mod tests {
     #[test]
     fn the_best_candidate_has_the_lowest_validation_log_loss() {
         let (train, validation) = (sample(300, 1), sample(3000, 2));
-        let (best, table) = choose_l2(&train, &validation, &L2_GRID).unwrap();
+        let (best, table) = choose_l2(&train, &validation, &L2_GRID, 0.0).unwrap();
         assert_eq!(table.len(), L2_GRID.len());
         assert!(table.iter().all(|c| best.log_loss <= c.log_loss));
         assert!(
             best.l2 > L2_GRID[0],
             "with 28 noise columns and 300 rows some penalty must help: {table:?}"
         );
-        let again = choose_l2(&train, &validation, &L2_GRID).unwrap();
+        let again = choose_l2(&train, &validation, &L2_GRID, 0.0).unwrap();
         assert_eq!(again.1, table, "deterministic");
     }
 
@@ -193,7 +198,7 @@ mod tests {
         let train = sample(200, 3);
         let mut validation = sample(50, 4);
         validation.labels.iter_mut().for_each(|l| *l = false);
-        let err = choose_l2(&train, &validation, &L2_GRID).unwrap_err();
+        let err = choose_l2(&train, &validation, &L2_GRID, 0.0).unwrap_err();
         assert!(err.to_string().contains("validation snapshots"), "{err}");
     }
 }

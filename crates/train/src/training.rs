@@ -14,6 +14,7 @@
 //! Importances and rule baselines are measured on the validation rows with the model fitted on the fit
 //! part, for which those rows are unseen.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,12 @@ pub struct TrainParams {
     pub boost: BoostParams,
     /// Label horizon in days (from the config).
     pub horizon_days: u32,
+    /// The share of unconverted rows every fit sees, in `(0, 1]`; default 1 (all). Below 1, each fit keeps
+    /// every converted row and a seeded draw of this share of the others
+    /// ([`LabelledMatrix::negatives_sampled`]), and its log-odds are shifted by `ln(negative_rate)` so the
+    /// probabilities stay those of the whole population; validation, calibration, metrics and backtests
+    /// read every row.
+    pub negative_rate: f64,
 }
 
 impl TrainParams {
@@ -70,6 +77,7 @@ impl TrainParams {
             l2_grid: L2_GRID.to_vec(),
             boost: BoostParams::default(),
             horizon_days,
+            negative_rate: 1.0,
         }
     }
 }
@@ -125,6 +133,9 @@ pub enum TrainError {
     /// A rule cannot be parsed.
     #[error(transparent)]
     Rule(#[from] RuleError),
+    /// The negative rate is not a share.
+    #[error("the negative rate must be above 0 and at most 1, got {0}")]
+    NegativeRate(f64),
 }
 
 /// Size and time span of a set of rows.
@@ -263,6 +274,8 @@ pub struct Trained {
     pub dependence: Vec<Dependence>,
     /// Rule baselines on the validation rows.
     pub rules: Vec<RuleComparison>,
+    /// The share of unconverted rows the fits saw ([`TrainParams::negative_rate`]).
+    pub negative_rate: f64,
 }
 
 /// The outcome of steps 1–4 on some rows.
@@ -276,14 +289,19 @@ struct Fitted {
     validation_rows: LabelledMatrix,
     /// Calibrated validation probabilities of `fit_model`.
     validation_scores: Vec<f64>,
-    /// The chosen settings fitted on every row given.
+    /// The chosen settings fitted on every row given (their unconverted ones thinned to the negative rate).
     model: Model,
+    /// The rows `model` was fitted on.
+    refit_part: Part,
 }
 
 /// Trains on the labelled rows of a feature table; `rules` are `(name, condition)` pairs.
 pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainParams) -> Result<Trained, TrainError> {
     if rows.labels.is_empty() {
         return Err(TrainError::NoLabelledRows);
+    }
+    if !(params.negative_rate > 0.0 && params.negative_rate <= 1.0) {
+        return Err(TrainError::NegativeRate(params.negative_rate));
     }
     let rules = rules
         .iter()
@@ -326,7 +344,7 @@ pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainPa
         thresholds: ThresholdPolicy::from_scores(&fitted.validation_scores),
         fit_part: Part::of(&fitted.fit_rows),
         validation_part: Part::of(&fitted.validation_rows),
-        refit_part: Part::of(rows),
+        refit_part: fitted.refit_part,
         model: fitted.model,
         settings: fitted.settings,
         calibration: fitted.calibration,
@@ -337,6 +355,7 @@ pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainPa
         importances,
         dependence,
         rules,
+        negative_rate: params.negative_rate,
     })
 }
 
@@ -353,7 +372,13 @@ fn fit_procedure(
             reason,
         }
     })?;
+    let (rate, seed) = (params.negative_rate, params.seed);
+    let prior_shift = rate.ln();
     let fit_rows = rows.snapshots(|t| split.train.binary_search(&t).is_ok());
+    let fit_rows = match fit_rows.negatives_sampled(rate, seed) {
+        Cow::Owned(sampled) => sampled,
+        Cow::Borrowed(_) => fit_rows,
+    };
     let validation_rows = rows.snapshots(|t| split.validation.binary_search(&t).is_ok());
     check_classes(&fit_rows, &format!("the {context} split's training snapshots"))?;
     check_classes(&validation_rows, &format!("the {context} snapshots"))?;
@@ -371,20 +396,25 @@ fn fit_procedure(
         let fit_error = |message: String| TrainError::Fit { kind, message };
         let (settings, model, l2_search) = match kind {
             ModelKind::Logistic => {
-                let (chosen, search) =
-                    choose_l2(&fit_rows, &validation_rows, &params.l2_grid).map_err(|e| fit_error(e.to_string()))?;
+                let (chosen, search) = choose_l2(&fit_rows, &validation_rows, &params.l2_grid, prior_shift)
+                    .map_err(|e| fit_error(e.to_string()))?;
                 let settings = Settings::Logistic { l2: chosen.l2 };
-                (settings, settings.fit(&fit_rows).map_err(fit_error)?, search)
+                (
+                    settings,
+                    settings.fit(&fit_rows, prior_shift).map_err(fit_error)?,
+                    search,
+                )
             }
             ModelKind::Boosted => {
                 let booster = params
                     .boost
                     .check()
                     .and_then(|p| {
-                        p.fit(
+                        p.fit_shifted(
                             fit_rows.x.view(),
                             &fit_rows.labels,
                             Some((validation_rows.x.view(), &validation_rows.labels)),
+                            prior_shift,
                         )
                     })
                     .map_err(|e| fit_error(e.to_string()))?;
@@ -436,10 +466,14 @@ fn fit_procedure(
         })?
     };
     let validation_scores = raw_scores.iter().map(|&p| calibration.apply(p)).collect();
-    let model = settings.fit(rows).map_err(|message| TrainError::Fit {
-        kind: settings.kind(),
-        message,
-    })?;
+    let refit_rows = rows.negatives_sampled(rate, seed);
+    let refit_part = Part::of(&refit_rows);
+    let model = settings
+        .fit(&refit_rows, prior_shift)
+        .map_err(|message| TrainError::Fit {
+            kind: settings.kind(),
+            message,
+        })?;
     Ok(Fitted {
         settings,
         candidates,
@@ -449,6 +483,7 @@ fn fit_procedure(
         validation_rows,
         validation_scores,
         model,
+        refit_part,
     })
 }
 
@@ -488,7 +523,7 @@ fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Res
                 .collect();
             Ok(BacktestRow {
                 as_of: date(as_of),
-                train_rows: pool.labels.len(),
+                train_rows: fitted.refit_part.rows,
                 settings: fitted.settings,
                 metrics: evaluate(&test.labels, &scores, kind)?,
             })

@@ -172,7 +172,7 @@ fn contributions_add_up_to_the_raw_log_odds() {
         names: (0..6).map(|j| format!("f{j}")).collect(),
     };
     let models = [
-        Settings::Logistic { l2: 0.1 }.fit(&rows).unwrap(),
+        Settings::Logistic { l2: 0.1 }.fit(&rows, 0.0).unwrap(),
         Model::Boosted(boosted(&x, &labels, 40)),
     ];
     let mut phi = vec![0.0; 6];

@@ -66,14 +66,14 @@ fn params() -> TrainParams {
 }
 
 #[test]
-fn auto_chooses_by_validation_log_loss_and_reports_the_positive_class() {
+fn auto_chooses_by_validation_roc_auc_and_reports_the_positive_class() {
     let rows = snapshots(16, 2000, 0.08, 1);
     let trained = train(&rows, &[], &params()).unwrap();
     assert_eq!(trained.candidates.len(), 2);
     let best = trained
         .candidates
         .iter()
-        .min_by(|a, b| a.validation.log_loss.total_cmp(&b.validation.log_loss))
+        .max_by(|a, b| a.validation.roc_auc.total_cmp(&b.validation.roc_auc))
         .unwrap();
     assert_eq!(best.settings.kind(), trained.model.kind());
     assert_eq!(
@@ -514,5 +514,59 @@ fn trees_with_out_of_range_features_or_children_or_loops_are_refused_naming_the_
             .to_string()
             .ends_with("value: NaN (must be finite)"),
         "a NaN leaf"
+    );
+}
+
+#[test]
+fn thinned_negatives_keep_probabilities_of_the_whole_population() {
+    let rows = snapshots(16, 3000, 0.05, 5);
+    for kind in [ModelKind::Logistic, ModelKind::Boosted] {
+        thinned_negatives_keep_probabilities(&rows, kind);
+    }
+    let mut p = params();
+    p.negative_rate = 0.0;
+    assert!(matches!(train(&rows, &[], &p), Err(TrainError::NegativeRate(_))));
+}
+
+fn thinned_negatives_keep_probabilities(rows: &LabelledMatrix, kind: ModelKind) {
+    let fit = |rate: f64| {
+        let mut p = params();
+        p.choice = ModelChoice::Only(kind);
+        p.boost = p.boost.max_trees(60);
+        p.negative_rate = rate;
+        p.backtest = 1;
+        train(rows, &[], &p).unwrap()
+    };
+    let (all, thinned) = (fit(1.0), fit(0.2));
+    assert_eq!(thinned.negative_rate, 0.2);
+    assert_eq!(
+        thinned.validation_part, all.validation_part,
+        "validation reads every row"
+    );
+    assert_eq!(
+        thinned.refit_part.positives, all.refit_part.positives,
+        "every converted row is kept"
+    );
+    let negatives = |p: &pql_train::training::Part| (p.rows - p.positives) as f64;
+    let kept = negatives(&thinned.refit_part) / negatives(&all.refit_part);
+    assert!((kept - 0.2).abs() < 0.02, "{kept}");
+    // The raw model's mean probability over every row is the base rate, not the thinned rows' rate.
+    let mean = |m: &Model| m.predict(rows.x.view()).iter().sum::<f64>() / rows.labels.len() as f64;
+    let base_rate = rows.positives() as f64 / rows.labels.len() as f64;
+    for model in [&all.model, &thinned.model] {
+        let ratio = mean(model) / base_rate;
+        assert!(
+            (0.85..1.15).contains(&ratio),
+            "{kind}: mean probability / base rate = {ratio}"
+        );
+    }
+    assert!(
+        (thinned.validation.roc_auc - all.validation.roc_auc).abs() < 0.02,
+        "{kind}"
+    );
+    assert!(thinned.validation.ece < 0.02, "{kind}: {:?}", thinned.validation);
+    assert_eq!(
+        thinned.backtest[0].metrics.rows, all.backtest[0].metrics.rows,
+        "backtests read every row"
     );
 }
