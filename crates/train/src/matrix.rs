@@ -4,8 +4,7 @@
 
 use std::borrow::Cow;
 
-use ndarray::parallel::prelude::*;
-use ndarray::{Array2, Axis, ShapeBuilder};
+use ndarray::{Array2, Axis};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -120,18 +119,9 @@ impl FeatureColumns {
 
 /// The named feature columns of every row of `table`, as a row-major matrix.
 pub fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Array2<f64>, MatrixError> {
-    let columns = FeatureColumns::from_table(table, names)?;
-    let mut x = Array2::<f64>::zeros((table.height(), names.len()).f());
-    x.axis_iter_mut(Axis(1))
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(j, mut column)| {
-            column
-                .as_slice_mut()
-                .expect("a column of a column-major matrix is contiguous")
-                .copy_from_slice(columns.column(j))
-        });
-    Ok(x.as_standard_layout().into_owned())
+    let mut x = Array2::zeros((0, 0));
+    FeatureColumns::from_table(table, names)?.gather(&(0..table.height()).collect::<Vec<_>>(), &mut x);
+    Ok(x)
 }
 
 impl LabelledMatrix {
@@ -157,7 +147,9 @@ impl LabelledMatrix {
                 })
             })
             .collect::<Result<Vec<i64>, _>>()?;
-        let x = feature_matrix(table, names)?.select(Axis(0), &rows);
+        // One matrix of the labelled rows, gathered from the columns in place.
+        let mut x = Array2::zeros((0, 0));
+        FeatureColumns::from_table(table, names)?.gather(&rows, &mut x);
         Ok(LabelledMatrix {
             x,
             labels,
