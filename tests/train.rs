@@ -110,6 +110,19 @@ fn the_same_inputs_give_a_byte_identical_model_from_events_or_from_a_feature_tab
     assert_eq!(thinned["training"]["negative_rate"], 0.5);
     assert_eq!(thinned["training"]["validation"], full["training"]["validation"]);
     assert!(thinned["training"]["window"]["rows"].as_u64() < full["training"]["window"]["rows"].as_u64());
+    // Thinned while reading Parquet, after reading CSV, or in the fits from events: the same model.
+    let thin = |source: &[&str], out: &str| {
+        dir.pql_ok(&[source, &["--negative-rate", "0.5", "--out", out]].concat());
+        json(&model_dir(&dir, out).join("model.json"))
+    };
+    let csv = thin(&[&from_table[..], &["--features", "f.csv"]].concat(), "g");
+    assert_eq!(csv, thinned, "Parquet and CSV tables thin to the same rows");
+    let events = thin(&args, "h");
+    assert_eq!(
+        events["model"], thinned["model"],
+        "thinning while reading keeps what the fits keep"
+    );
+    assert_eq!(events["training"]["window"], thinned["training"]["window"]);
     let err = dir.pql_err(
         &[
             &from_table[..],

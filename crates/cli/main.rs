@@ -912,7 +912,12 @@ fn train(
     let config_text =
         std::fs::read_to_string(config_path).with_context(|| format!("cannot read {}", config_path.display()))?;
     let config = Config::load(config_path)?;
+    params.horizon_days = config.label.horizon_days;
     let (frame, defs) = match source {
+        // Thinned while reading: only the rows some fit or evaluation needs are loaded.
+        TrainingSource::Table(path) if params.negative_rate < 1.0 => {
+            pql_features::read_table_rows(&path, |columns| pql_train::training::rows_to_read(columns, &params))?
+        }
         TrainingSource::Table(path) => pql_features::read_table(&path)?,
         TrainingSource::Events { from, to, known_at } => {
             // Rules are checked against the dictionary before the (long) feature computation.
@@ -957,13 +962,12 @@ fn train(
     drop(frame);
     if params.negative_rate < 1.0 {
         ui.note(format!(
-            "each fit keeps every converted row and {:.0}% of the others (--negative-rate {}); validation, \
-             calibration and backtests read every row",
+            "each fit keeps every converted row and {:.0}% of the others (--negative-rate {}; a feature table \
+             is read for those rows only); validation, calibration and backtests read every row",
             100.0 * params.negative_rate,
             params.negative_rate
         ));
     }
-    params.horizon_days = config.label.horizon_days;
     let rules: Vec<(String, String)> = config.rules.iter().map(|r| (r.name.clone(), r.when.clone())).collect();
     let spinner = ui.spinner("fitting, calibrating and backtesting models");
     let trained = pql_train::train(&rows, &rules, &params)?;

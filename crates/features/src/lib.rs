@@ -289,6 +289,27 @@ pub fn build(config: &Config, snapshots: &Snapshots) -> Result<FeatureTable, Fea
 /// Reads a feature table written by `pql features` (Parquet, or CSV with its `.meta.json` sidecar) with
 /// the dictionary stored beside it; `as_of` comes back as a UTC datetime (μs), as [`build`] makes it.
 pub fn read_table(path: &Path) -> Result<(DataFrame, Vec<FeatureDef>), FeatureError> {
+    read_table_where(path, None)
+}
+
+/// [`read_table`] of the rows `keep` chooses, given the table's `account_id`, `as_of` (datetime, μs) and
+/// `label` columns (one flag per row). A Parquet table's three columns are read first, alone, and then only
+/// the rows kept, so a filter that keeps few rows keeps memory low; a CSV table is read whole, then
+/// filtered.
+pub fn read_table_rows(
+    path: &Path,
+    keep: impl Fn(&DataFrame) -> Vec<bool>,
+) -> Result<(DataFrame, Vec<FeatureDef>), FeatureError> {
+    read_table_where(path, Some(&keep))
+}
+
+/// The columns [`read_table_rows`] chooses rows by.
+const ROW_COLUMNS: [&str; 3] = ["account_id", "as_of", "label"];
+
+/// Chooses rows from the [`ROW_COLUMNS`] (see [`read_table_rows`]).
+type RowFilter<'a> = &'a dyn Fn(&DataFrame) -> Vec<bool>;
+
+fn read_table_where(path: &Path, keep: Option<RowFilter<'_>>) -> Result<(DataFrame, Vec<FeatureDef>), FeatureError> {
     let table_error = |message: String| FeatureError::Table {
         path: path.to_path_buf(),
         message,
@@ -306,7 +327,35 @@ pub fn read_table(path: &Path) -> Result<(DataFrame, Vec<FeatureDef>), FeatureEr
                 .flatten()
                 .find(|kv| kv.key == "pql.features")
                 .and_then(|kv| kv.value.clone());
-            (reader.finish().map_err(polars_error)?, dictionary)
+            let frame = match keep {
+                None => reader.finish().map_err(polars_error)?,
+                Some(keep) => {
+                    let scan = || {
+                        let path = PlRefPath::try_from_path(path).map_err(polars_error)?;
+                        LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(polars_error)
+                    };
+                    let columns = scan()?.select(ROW_COLUMNS.map(col)).collect().map_err(polars_error)?;
+                    let rows: Vec<IdxSize> = keep(&columns)
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &kept)| kept)
+                        .map(|(i, _)| i as IdxSize)
+                        .collect();
+                    drop(columns);
+                    let rows = Series::new("rows".into(), rows);
+                    scan()?
+                        .with_row_index("__row", None)
+                        .filter(col("__row").is_in(lit(rows).implode(false), false))
+                        .drop(Selector::ByName {
+                            names: ["__row".into()].into(),
+                            strict: true,
+                        })
+                        .collect_with_engine(Engine::Streaming)
+                        .map_err(polars_error)?
+                        .unwrap_single()
+                }
+            };
+            (frame, dictionary)
         }
         Some(pql_data::input::Format::Csv) => {
             let mut sidecar = path.as_os_str().to_owned();
@@ -351,6 +400,11 @@ pub fn read_table(path: &Path) -> Result<(DataFrame, Vec<FeatureDef>), FeatureEr
         .map_err(polars_error)?;
     let mut frame = frame;
     frame.with_column(as_of).map_err(polars_error)?;
+    if let (Some(keep), Some(pql_data::input::Format::Csv)) = (keep, pql_data::input::Format::of(path)) {
+        let columns = frame.select(ROW_COLUMNS).map_err(polars_error)?;
+        let mask = BooleanChunked::from_slice("keep".into(), &keep(&columns));
+        frame = frame.filter(&mask).map_err(polars_error)?;
+    }
     Ok((frame, defs))
 }
 

@@ -19,6 +19,31 @@ pub struct LabelledMatrix {
     pub as_of: Vec<i64>,
     /// Feature names.
     pub names: Vec<String>,
+    /// Each row's identity, a hash of its account and snapshot ([`row_key`]): thinning the unconverted
+    /// rows draws from it, so a row is kept or not whichever columns and subset of rows a fit sees, and
+    /// whether it was thinned while reading ([`keeps_negative`]) or later.
+    pub keys: Vec<u64>,
+}
+
+/// A row's identity for thinning: its account id's bytes and its snapshot (μs), hashed.
+pub fn row_key(account_id: &str, as_of: i64) -> u64 {
+    let fnv = account_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    splitmix(fnv ^ splitmix(as_of as u64))
+}
+
+/// Whether thinning to `rate` of the unconverted rows keeps the one with `key` (every row at `rate` 1).
+pub fn keeps_negative(key: u64, rate: f64, seed: u64) -> bool {
+    let draw = (splitmix(key ^ splitmix(seed)) >> 11) as f64 / (1u64 << 53) as f64;
+    rate >= 1.0 || draw < rate
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Why a table cannot become a matrix.
@@ -147,6 +172,20 @@ impl LabelledMatrix {
                 })
             })
             .collect::<Result<Vec<i64>, _>>()?;
+        let keys = match table.column("account_id").ok().map(|c| c.str()) {
+            Some(Ok(ids)) => rows
+                .iter()
+                .zip(&as_of)
+                .map(|(&i, &t)| row_key(ids.get(i).unwrap_or_default(), t))
+                .collect(),
+            Some(Err(e)) => return Err(column_error("account_id", e)),
+            // A table without accounts (a hand-made one): the row's position stands for the account.
+            None => rows
+                .iter()
+                .zip(&as_of)
+                .map(|(&i, &t)| row_key(&i.to_string(), t))
+                .collect(),
+        };
         // One matrix of the labelled rows, gathered from the columns in place.
         let mut x = Array2::zeros((0, 0));
         FeatureColumns::from_table(table, names)?.gather(&rows, &mut x);
@@ -155,6 +194,7 @@ impl LabelledMatrix {
             labels,
             as_of,
             names: names.to_vec(),
+            keys,
         })
     }
 
@@ -166,6 +206,7 @@ impl LabelledMatrix {
             labels: rows.iter().map(|&i| self.labels[i]).collect(),
             as_of: rows.iter().map(|&i| self.as_of[i]).collect(),
             names: self.names.clone(),
+            keys: rows.iter().map(|&i| self.keys[i]).collect(),
         }
     }
 
@@ -200,36 +241,23 @@ impl LabelledMatrix {
         self.labels.iter().filter(|&&y| y).count()
     }
 
-    /// Every converted row and, of the others, those whose draw falls under `rate` (in `(0, 1]`; every row
-    /// at 1). The draw is a hash of the row's snapshot, values and `seed`, so a row is kept or left out in
-    /// every subset it appears in, whatever its position.
+    /// Every converted row and, of the others, those [`keeps_negative`] keeps at `rate` (in `(0, 1]`;
+    /// every row at 1).
     pub fn negatives_sampled(&self, rate: f64, seed: u64) -> Cow<'_, LabelledMatrix> {
         if rate >= 1.0 {
             return Cow::Borrowed(self);
         }
         let rows: Vec<usize> = (0..self.labels.len())
-            .filter(|&i| self.labels[i] || row_draw(self.as_of[i], self.x.row(i), seed) < rate)
+            .filter(|&i| self.labels[i] || keeps_negative(self.keys[i], rate, seed))
             .collect();
         Cow::Owned(LabelledMatrix {
             x: self.x.select(Axis(0), &rows),
             labels: rows.iter().map(|&i| self.labels[i]).collect(),
             as_of: rows.iter().map(|&i| self.as_of[i]).collect(),
             names: self.names.clone(),
+            keys: rows.iter().map(|&i| self.keys[i]).collect(),
         })
     }
-}
-
-/// A uniform draw in `[0, 1)` from a row's snapshot and values (splitmix64 over their bits).
-fn row_draw(as_of: i64, values: ndarray::ArrayView1<f64>, seed: u64) -> f64 {
-    let mix = |mut z: u64| {
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let hash = values
-        .iter()
-        .fold(mix(seed ^ as_of as u64), |h, v| mix(h.wrapping_add(v.to_bits())));
-    (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A column is compressed by the signed log1p when a training value lies more than this many standard
@@ -327,6 +355,22 @@ impl Standardizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinning_keeps_the_same_share_of_rows_by_their_identity() {
+        let keys: Vec<u64> = (0..20_000).map(|i| row_key(&format!("acc-{i}"), 1_000)).collect();
+        let kept = |rate: f64, seed: u64| keys.iter().filter(|&&k| keeps_negative(k, rate, seed)).count();
+        assert_eq!(kept(1.0, 7), keys.len());
+        let share = kept(0.1, 7) as f64 / keys.len() as f64;
+        assert!((share - 0.1).abs() < 0.01, "{share}");
+        assert_ne!(
+            keys.iter().map(|&k| keeps_negative(k, 0.5, 1)).collect::<Vec<_>>(),
+            keys.iter().map(|&k| keeps_negative(k, 0.5, 2)).collect::<Vec<_>>(),
+            "the seed changes the draw"
+        );
+        assert_ne!(row_key("a", 1), row_key("a", 2));
+        assert_ne!(row_key("a", 1), row_key("b", 1));
+    }
 
     #[test]
     fn labelled_rows_become_a_matrix_in_the_named_order() {

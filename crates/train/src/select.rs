@@ -146,6 +146,7 @@ mod tests {
             labels,
             as_of: vec![0; n],
             names: (0..d).map(|j| format!("f{j}")).collect(),
+            keys: (0..n as u64).collect(),
         }
     }
 

@@ -487,6 +487,65 @@ fn fit_procedure(
     })
 }
 
+/// The snapshots whose every row [`train`] evaluates or calibrates on: the validation snapshots of the
+/// main split and of each backtest, and each backtest's snapshot. Thinning the unconverted rows while
+/// reading (`TrainParams::negative_rate`) must keep every row of these; the others need only the rows
+/// [`crate::matrix::keeps_negative`] keeps. `labelled` are the labelled rows' snapshots (any order).
+pub fn evaluated_snapshots(labelled: &[i64], params: &TrainParams) -> BTreeSet<i64> {
+    let snapshots: Vec<i64> = labelled.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let horizon = i64::from(params.horizon_days) * DAY_US;
+    let validation = |of: &[i64]| {
+        TimeSplit::latest(of, params.validation_snapshots, params.horizon_days)
+            .map_or_else(|_| Vec::new(), |s| s.validation)
+    };
+    let mut evaluated: BTreeSet<i64> = validation(&snapshots).into_iter().collect();
+    for &as_of in &snapshots[snapshots.len().saturating_sub(params.backtest)..] {
+        evaluated.insert(as_of);
+        let pool: Vec<i64> = snapshots.iter().copied().filter(|&t| t + horizon <= as_of).collect();
+        evaluated.extend(validation(&pool));
+    }
+    evaluated
+}
+
+/// Which rows of a feature table [`train`] needs at `params.negative_rate`, from the table's `account_id`,
+/// `as_of` and `label` columns: the labelled rows of the [`evaluated_snapshots`], and elsewhere the
+/// converted rows and the unconverted ones [`crate::matrix::keeps_negative`] keeps. Unlabelled rows are
+/// never needed. A table whose columns cannot be read this way is kept whole (building the matrix then
+/// names the problem).
+pub fn rows_to_read(columns: &polars::prelude::DataFrame, params: &TrainParams) -> Vec<bool> {
+    use polars::prelude::{DataType, TimeUnit};
+    let read = || -> polars::prelude::PolarsResult<Vec<bool>> {
+        let label = columns.column("label")?.cast(&DataType::Int32)?;
+        let label = label.i32()?;
+        let as_of = columns
+            .column("as_of")?
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+            .cast(&DataType::Int64)?;
+        let as_of = as_of.i64()?;
+        let ids = columns.column("account_id")?.str()?;
+        let labelled: Vec<i64> = label.iter().zip(as_of.iter()).filter_map(|(y, t)| y.and(t)).collect();
+        let evaluated = evaluated_snapshots(&labelled, params);
+        Ok(label
+            .iter()
+            .zip(as_of.iter())
+            .zip(ids.iter())
+            .map(|((y, t), id)| match (y, t) {
+                (Some(1), Some(_)) => true,
+                (Some(_), Some(t)) => {
+                    evaluated.contains(&t)
+                        || crate::matrix::keeps_negative(
+                            crate::matrix::row_key(id.unwrap_or_default(), t),
+                            params.negative_rate,
+                            params.seed,
+                        )
+                }
+                _ => false,
+            })
+            .collect())
+    };
+    read().unwrap_or_else(|_| vec![true; columns.height()])
+}
+
 /// Steps 1–4 on the snapshots closed by each of the last `params.backtest` labelled snapshots, scored on it.
 fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Result<Vec<BacktestRow>, TrainError> {
     let snapshots: Vec<i64> = rows

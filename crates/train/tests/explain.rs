@@ -170,6 +170,7 @@ fn contributions_add_up_to_the_raw_log_odds() {
         labels: labels.clone(),
         as_of: vec![0; x.nrows()],
         names: (0..6).map(|j| format!("f{j}")).collect(),
+        keys: (0..x.nrows() as u64).collect(),
     };
     let models = [
         Settings::Logistic { l2: 0.1 }.fit(&rows, 0.0).unwrap(),

@@ -35,6 +35,7 @@ fn snapshots(weeks: i64, per_week: usize, rate: f64, seed: u64) -> LabelledMatri
         labels,
         as_of: (0..n).map(|i| MONDAY + (i / per_week) as i64 * 7 * DAY).collect(),
         names: ["usage", "seats", "integrations", "noise"].map(String::from).to_vec(),
+        keys: (0..n).map(|i| pql_train::matrix::row_key(&i.to_string(), 0)).collect(),
     }
 }
 
