@@ -81,11 +81,16 @@ Z,u7,board_viewed,2025-03-02T00:00:00Z
 /// The hand-made history of these tests: every family, duplicates, ignored events, events before signup (one
 /// in 1999) and of unknown accounts, accounts without events, conversions on the horizon's edges.
 pub fn fixture() -> Dir {
+    history(CONFIG, ACCOUNTS, CONVERSIONS, EVENTS)
+}
+
+/// A folder with `pql.toml` and the three CSV tables it names.
+fn history(config: &str, accounts: &str, conversions: &str, events: &str) -> Dir {
     let dir = Dir::new();
-    dir.write("pql.toml", CONFIG);
-    dir.write("accounts.csv", ACCOUNTS);
-    dir.write("conversions.csv", CONVERSIONS);
-    dir.write("events.csv", EVENTS);
+    dir.write("pql.toml", config);
+    dir.write("accounts.csv", accounts);
+    dir.write("conversions.csv", conversions);
+    dir.write("events.csv", events);
     dir
 }
 
@@ -575,20 +580,12 @@ fn per_event_caps_the_event_usage_family_and_a_given_vocabulary_keeps_its_events
 /// with the same amount (a duplicate), one at the same instant with another amount (not one), a purchase
 /// without an amount, one outside the last 30 days, and an event type that never has values.
 pub fn valued_fixture() -> Dir {
-    let dir = Dir::new();
-    dir.write(
-        "pql.toml",
+    history(
         "[inputs]\nevents = \"events.csv\"\naccounts = \"accounts.csv\"\nconversions = \"conversions.csv\"\n\
          [columns.events]\nvalue = \"amount\"\n[events]\nhand_raise = [\"membership_viewed\"]\n\
          [label]\nhorizon_days = 10\nobserved_until = \"2025-04-01\"\n",
-    );
-    dir.write(
-        "accounts.csv",
         "account_id,signup_at\nA,2025-01-01T00:00:00Z\nB,2025-02-01T00:00:00Z\nC,2025-03-01T00:00:00Z\n",
-    );
-    dir.write("conversions.csv", "account_id,converted_at\nB,2025-03-12T00:00:00Z\n");
-    dir.write(
-        "events.csv",
+        "account_id,converted_at\nB,2025-03-12T00:00:00Z\n",
         "account_id,user_id,event,timestamp,amount
 A,,purchase,2025-01-15T09:00:00Z,100
 A,,purchase,2025-03-01T10:00:00Z,10
@@ -601,8 +598,7 @@ B,,view_item,2025-02-02T10:00:00Z,
 B,,purchase,2025-03-09T23:00:00Z,-2.5
 C,,view_item,2025-03-02T10:00:00Z,
 ",
-    );
-    dir
+    )
 }
 
 #[test]
@@ -837,9 +833,7 @@ fn labels_known_at_a_date_are_those_whose_horizon_had_closed_and_features_do_not
 /// hand-raise, accounts on a free plan, a trial and no plan, a plan-scoped lifetime limit, and one message
 /// after the snapshot.
 pub fn declared_fixture() -> Dir {
-    let dir = Dir::new();
-    dir.write(
-        "pql.toml",
+    history(
         r#"[inputs]
 events = "events.csv"
 accounts = "accounts.csv"
@@ -902,14 +896,8 @@ days = 3
 horizon_days = 10
 observed_until = "2025-04-01"
 "#,
-    );
-    dir.write(
-        "accounts.csv",
         "account_id,signup_at,plan\nA,2025-03-01T00:00:00Z,free\nB,2025-03-05T00:00:00Z,trial\nC,2025-02-01T00:00:00Z,\n",
-    );
-    dir.write("conversions.csv", "account_id,converted_at\nB,2025-03-15T00:00:00Z\n");
-    dir.write(
-        "events.csv",
+        "account_id,converted_at\nB,2025-03-15T00:00:00Z\n",
         "account_id,user_id,event,timestamp,amount
 A,u1,message,2025-03-01T10:00:00Z,
 A,u1,message,2025-03-01T11:00:00Z,
@@ -923,8 +911,7 @@ B,u2,report,2025-03-06T00:00:00Z,
 B,u2,message,2025-03-09T10:00:00Z,
 C,,purchase,2025-02-10T10:00:00Z,
 ",
-    );
-    dir
+    )
 }
 
 #[test]
