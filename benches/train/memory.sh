@@ -14,27 +14,15 @@ FEATURES="${1:?usage: memory.sh FEATURES.parquet CONFIG [RATES...]}"
 CONFIG="${2:?usage: memory.sh FEATURES.parquet CONFIG [RATES...]}"
 shift 2
 RATES=("$@")
+RUNS=3
 [[ ${#RATES[@]} -gt 0 ]] || RATES=(1 0.1)
 PQL="${PQL:-$ROOT/target/release/pql}"
-VENV="$ROOT/target/bench-venv-quality"
 OUT="$ROOT/target/bench-out/memory"
 mkdir -p "$OUT"
 [[ -x "$PQL" ]] || { echo "memory.sh: no $PQL; run cargo build --release" >&2; exit 2; }
-[[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/benches/quality/requirements.txt"
-
-# Runs a command 3 times; prints "median_wall_s median_peak_mb" (GNU time's %e and %M).
-measure() {
-  local runs=()
-  for _ in 1 2 3; do
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" >"$OUT/last.log" 2>&1
-    runs+=("$(cat "$OUT/time.txt")")
-  done
-  local wall peak
-  wall="$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | sort -n | sed -n 2p)"
-  peak="$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | sort -n | sed -n 2p)"
-  echo "$wall $(awk -v k="$peak" 'BEGIN {printf "%.0f", k / 1024}')"
-}
+# shellcheck source=../lib.sh
+source "$ROOT/benches/lib.sh"
+peer_python
 
 {
   echo "benches/train/memory.sh on $(basename "$FEATURES"), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
@@ -43,12 +31,12 @@ measure() {
   echo "|---|---:|---:|---:|"
 } >"$OUT/results.md"
 for rate in "${RATES[@]}"; do
-  read -r wall peak < <(measure "$PQL" train --config "$CONFIG" --features "$FEATURES" --model auto --backtest 1 \
+  read -r wall peak < <(measure "$OUT" "$RUNS" "$PQL" train --config "$CONFIG" --features "$FEATURES" --model auto --backtest 1 \
     --negative-rate "$rate" --out "$OUT/models-$rate")
   auc="$(awk '$1 ~ /^[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]$/ && NF >= 8 {a = $4} END {print a}' "$OUT/last.log")"
   echo "| pql train --model auto --backtest 1 --negative-rate $rate | $wall | $peak | $auc |" >>"$OUT/results.md"
 done
-read -r wall peak < <(measure "$VENV/bin/python" -c '
+read -r wall peak < <(measure "$OUT" "$RUNS" "$PY" -c '
 import sys
 import lightgbm as lgb
 import pandas as pd

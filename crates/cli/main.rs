@@ -900,6 +900,36 @@ fn lock_registry(ui: &Ui, models: &Path) -> anyhow::Result<pql_train::registry::
     Ok(pql_train::registry::Registry::lock(models, waiting)?)
 }
 
+/// Cells of a feature table read into memory at a time as `f64` while the training matrix is filled.
+const READ_CELLS: usize = 1 << 23;
+
+/// The labelled rows of a feature table as a training matrix, its dictionary and how many rows have no
+/// label yet. The key columns are read first; at a negative rate below 1 only the rows some fit or
+/// evaluation needs are kept ([`pql_train::training::rows_to_read`]); then a few feature columns at a time
+/// fill the `f32` matrix, so the table is never held whole as `f64`.
+fn read_labelled(
+    path: &Path,
+    params: &pql_train::TrainParams,
+) -> anyhow::Result<(pql_train::matrix::LabelledMatrix, Vec<pql_features::FeatureDef>, usize)> {
+    use polars::prelude::NewChunkedArray;
+    let table = pql_features::StoredTable::open(path)?;
+    let keys = table.keys()?;
+    let unlabelled = keys.column("label").map(|label| label.null_count()).unwrap_or(0);
+    let kept = (params.negative_rate < 1.0).then(|| {
+        polars::prelude::BooleanChunked::from_slice("kept".into(), &pql_train::training::rows_to_read(&keys, params))
+    });
+    let keys = match &kept {
+        Some(kept) => keys.filter(kept)?,
+        None => keys,
+    };
+    let names: Vec<String> = table.defs.iter().map(|d| d.name.clone()).collect();
+    let mut matrix = pql_train::matrix::MatrixBuilder::new(&keys, &names)?;
+    for batch in names.chunks((READ_CELLS / keys.height().max(1)).max(1)) {
+        matrix.fill(&table.columns(batch, kept.as_ref())?)?;
+    }
+    Ok((matrix.finish()?, table.defs, unlabelled))
+}
+
 /// Trains, saves and registers a model; returns it with its directory and the registry it was added to.
 fn train(
     ui: &Ui,
@@ -913,12 +943,8 @@ fn train(
         std::fs::read_to_string(config_path).with_context(|| format!("cannot read {}", config_path.display()))?;
     let config = Config::load(config_path)?;
     params.horizon_days = config.label.horizon_days;
-    let (frame, defs) = match source {
-        // Thinned while reading: only the rows some fit or evaluation needs are loaded.
-        TrainingSource::Table(path) if params.negative_rate < 1.0 => {
-            pql_features::read_table_rows(&path, |columns| pql_train::training::rows_to_read(columns, &params))?
-        }
-        TrainingSource::Table(path) => pql_features::read_table(&path)?,
+    let (rows, defs, unlabelled) = match source {
+        TrainingSource::Table(path) => read_labelled(&path, &params)?,
         TrainingSource::Events { from, to, known_at } => {
             // Rules are checked against the dictionary before the (long) feature computation.
             let names: Vec<String> = pql_features::describe(&config)?.into_iter().map(|d| d.name).collect();
@@ -935,11 +961,13 @@ fn train(
                 builder = builder.known_at(date);
             }
             let table = builder.collect()?;
-            (table.frame, table.defs)
+            let names: Vec<String> = table.defs.iter().map(|d| d.name.clone()).collect();
+            let rows = pql_train::matrix::LabelledMatrix::from_table(&table.frame, &names)?;
+            let unlabelled = table.frame.height() - rows.labels.len();
+            (rows, table.defs, unlabelled)
         }
     };
     let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
-    let rows = pql_train::matrix::LabelledMatrix::from_table(&frame, &names)?;
     let mut ruled: Vec<&str> = Vec::new();
     for rule in &config.rules {
         let rule = pql_train::rules::Rule::parse(&rule.name, &rule.when, &names)?;
@@ -957,9 +985,8 @@ fn train(
         "training on {} labelled rows x {} features ({} rows without a label yet left out)",
         rows.labels.len(),
         rows.names.len(),
-        frame.height() - rows.labels.len()
+        unlabelled
     ));
-    drop(frame);
     if params.negative_rate < 1.0 {
         ui.note(format!(
             "each fit keeps every converted row and {:.0}% of the others (--negative-rate {}; a feature table \

@@ -289,123 +289,140 @@ pub fn build(config: &Config, snapshots: &Snapshots) -> Result<FeatureTable, Fea
 /// Reads a feature table written by `pql features` (Parquet, or CSV with its `.meta.json` sidecar) with
 /// the dictionary stored beside it; `as_of` comes back as a UTC datetime (μs), as [`build`] makes it.
 pub fn read_table(path: &Path) -> Result<(DataFrame, Vec<FeatureDef>), FeatureError> {
-    read_table_where(path, None)
+    let table = StoredTable::open(path)?;
+    let frame = match table.csv {
+        Some(frame) => frame,
+        None => {
+            let file = std::fs::File::open(path).map_err(|e| table.error(e.to_string()))?;
+            let frame = ParquetReader::new(file).finish().map_err(|e| table.polars_error(e))?;
+            table.with_dates(frame)?
+        }
+    };
+    Ok((frame, table.defs))
 }
 
-/// [`read_table`] of the rows `keep` chooses, given the table's `account_id`, `as_of` (datetime, μs) and
-/// `label` columns (one flag per row). A Parquet table's three columns are read first, alone, and then only
-/// the rows kept, so a filter that keeps few rows keeps memory low; a CSV table is read whole, then
-/// filtered.
-pub fn read_table_rows(
-    path: &Path,
-    keep: impl Fn(&DataFrame) -> Vec<bool>,
-) -> Result<(DataFrame, Vec<FeatureDef>), FeatureError> {
-    read_table_where(path, Some(&keep))
+/// The key columns of a feature table: what a row is ([`StoredTable::keys`]).
+pub const KEY_COLUMNS: [&str; 3] = ["account_id", "as_of", "label"];
+
+/// A feature table written by `pql features`, opened to be read in parts: its dictionary, its
+/// [`KEY_COLUMNS`], then a few feature columns at a time, so that a large table never needs to be held
+/// whole. A Parquet table is read column by column as asked; a CSV one is read whole when opened.
+pub struct StoredTable {
+    path: std::path::PathBuf,
+    /// The feature dictionary stored with the table.
+    pub defs: Vec<FeatureDef>,
+    /// A CSV table's rows.
+    csv: Option<DataFrame>,
 }
 
-/// The columns [`read_table_rows`] chooses rows by.
-const ROW_COLUMNS: [&str; 3] = ["account_id", "as_of", "label"];
-
-/// Chooses rows from the [`ROW_COLUMNS`] (see [`read_table_rows`]).
-type RowFilter<'a> = &'a dyn Fn(&DataFrame) -> Vec<bool>;
-
-fn read_table_where(path: &Path, keep: Option<RowFilter<'_>>) -> Result<(DataFrame, Vec<FeatureDef>), FeatureError> {
-    let table_error = |message: String| FeatureError::Table {
-        path: path.to_path_buf(),
-        message,
-    };
-    let polars_error = |e: PolarsError| table_error(e.to_string().lines().next().unwrap_or_default().to_string());
-    let (frame, dictionary) = match pql_data::input::Format::of(path) {
-        Some(pql_data::input::Format::Parquet) => {
-            let file = std::fs::File::open(path).map_err(|e| table_error(e.to_string()))?;
-            let mut reader = ParquetReader::new(file);
-            let dictionary = reader
-                .get_metadata()
-                .map_err(polars_error)?
-                .key_value_metadata
-                .iter()
-                .flatten()
-                .find(|kv| kv.key == "pql.features")
-                .and_then(|kv| kv.value.clone());
-            let frame = match keep {
-                None => reader.finish().map_err(polars_error)?,
-                Some(keep) => {
-                    let scan = || {
-                        let path = PlRefPath::try_from_path(path).map_err(polars_error)?;
-                        LazyFrame::scan_parquet(path, ScanArgsParquet::default()).map_err(polars_error)
-                    };
-                    let columns = scan()?.select(ROW_COLUMNS.map(col)).collect().map_err(polars_error)?;
-                    let rows: Vec<IdxSize> = keep(&columns)
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, &kept)| kept)
-                        .map(|(i, _)| i as IdxSize)
-                        .collect();
-                    drop(columns);
-                    let rows = Series::new("rows".into(), rows);
-                    scan()?
-                        .with_row_index("__row", None)
-                        .filter(col("__row").is_in(lit(rows).implode(false), false))
-                        .drop(Selector::ByName {
-                            names: ["__row".into()].into(),
-                            strict: true,
-                        })
-                        .collect_with_engine(Engine::Streaming)
-                        .map_err(polars_error)?
-                        .unwrap_single()
-                }
-            };
-            (frame, dictionary)
-        }
-        Some(pql_data::input::Format::Csv) => {
-            let mut sidecar = path.as_os_str().to_owned();
-            sidecar.push(".meta.json");
-            let dictionary = std::fs::read_to_string(&sidecar)
-                .ok()
-                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-                .and_then(|meta| meta.get("pql.features").map(|v| v.to_string()));
-            let frame = CsvReadOptions::default()
-                .with_has_header(true)
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .and_then(|r| r.finish())
-                .map_err(polars_error)?;
-            (frame, dictionary)
-        }
-        _ => return Err(table_error("a feature table is a .parquet or .csv file".into())),
-    };
-    let dictionary = dictionary.ok_or_else(|| {
-        table_error("no feature dictionary (`pql.features`) stored with it; write it with `pql features`".into())
-    })?;
-    let defs: Vec<FeatureDef> =
-        serde_json::from_str(&dictionary).map_err(|e| table_error(format!("damaged feature dictionary: {e}")))?;
-    let as_of = frame.column("as_of").map_err(polars_error)?;
-    let as_of = match as_of.dtype() {
-        DataType::String => {
-            let text = as_of.str().map_err(polars_error)?;
-            let micros = text
-                .iter()
-                .enumerate()
-                .map(|(row, t)| {
-                    t.and_then(pql_data::input::parse_timestamp).ok_or_else(|| {
-                        table_error(format!("column `as_of`, row {}: cannot read {t:?} as a date", row + 1))
-                    })
-                })
-                .collect::<Result<Vec<i64>, _>>()?;
-            Column::new("as_of".into(), micros)
-        }
-        _ => as_of.clone(),
-    };
-    let as_of = as_of
-        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
-        .map_err(polars_error)?;
-    let mut frame = frame;
-    frame.with_column(as_of).map_err(polars_error)?;
-    if let (Some(keep), Some(pql_data::input::Format::Csv)) = (keep, pql_data::input::Format::of(path)) {
-        let columns = frame.select(ROW_COLUMNS).map_err(polars_error)?;
-        let mask = BooleanChunked::from_slice("keep".into(), &keep(&columns));
-        frame = frame.filter(&mask).map_err(polars_error)?;
+impl StoredTable {
+    /// Opens the table and reads its dictionary (and a CSV table's rows).
+    pub fn open(path: &Path) -> Result<StoredTable, FeatureError> {
+        let mut table = StoredTable {
+            path: path.to_path_buf(),
+            defs: Vec::new(),
+            csv: None,
+        };
+        let dictionary = match pql_data::input::Format::of(path) {
+            Some(pql_data::input::Format::Parquet) => {
+                let file = std::fs::File::open(path).map_err(|e| table.error(e.to_string()))?;
+                ParquetReader::new(file)
+                    .get_metadata()
+                    .map_err(|e| table.polars_error(e))?
+                    .key_value_metadata
+                    .iter()
+                    .flatten()
+                    .find(|kv| kv.key == "pql.features")
+                    .and_then(|kv| kv.value.clone())
+            }
+            Some(pql_data::input::Format::Csv) => {
+                let mut sidecar = path.as_os_str().to_owned();
+                sidecar.push(".meta.json");
+                let frame = CsvReadOptions::default()
+                    .with_has_header(true)
+                    .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                    .and_then(|r| r.finish())
+                    .map_err(|e| table.polars_error(e))?;
+                table.csv = Some(table.with_dates(frame)?);
+                std::fs::read_to_string(&sidecar)
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                    .and_then(|meta| meta.get("pql.features").map(|v| v.to_string()))
+            }
+            _ => return Err(table.error("a feature table is a .parquet or .csv file".into())),
+        };
+        let dictionary = dictionary.ok_or_else(|| {
+            table.error("no feature dictionary (`pql.features`) stored with it; write it with `pql features`".into())
+        })?;
+        table.defs =
+            serde_json::from_str(&dictionary).map_err(|e| table.error(format!("damaged feature dictionary: {e}")))?;
+        Ok(table)
     }
-    Ok((frame, defs))
+
+    /// The [`KEY_COLUMNS`] of every row, `as_of` as a UTC datetime (μs).
+    pub fn keys(&self) -> Result<DataFrame, FeatureError> {
+        let names = KEY_COLUMNS.map(String::from);
+        let keys = self.columns(&names, None)?;
+        match self.csv {
+            Some(_) => Ok(keys),
+            None => self.with_dates(keys),
+        }
+    }
+
+    /// The named columns, of the rows where `rows` is true (every row with `None`).
+    pub fn columns(&self, names: &[String], rows: Option<&BooleanChunked>) -> Result<DataFrame, FeatureError> {
+        let frame = match &self.csv {
+            Some(frame) => frame.select(names.iter().map(String::as_str)),
+            None => PlRefPath::try_from_path(&self.path)
+                .and_then(|path| LazyFrame::scan_parquet(path, ScanArgsParquet::default()))
+                .and_then(|scan| {
+                    scan.select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())
+                        .collect()
+                }),
+        }
+        .map_err(|e| self.polars_error(e))?;
+        match rows {
+            Some(rows) => frame.filter(rows).map_err(|e| self.polars_error(e)),
+            None => Ok(frame),
+        }
+    }
+
+    fn error(&self, message: String) -> FeatureError {
+        FeatureError::Table {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn polars_error(&self, e: PolarsError) -> FeatureError {
+        self.error(e.to_string().lines().next().unwrap_or_default().to_string())
+    }
+
+    /// `frame` with its `as_of` column as a UTC datetime (μs), read from text if it is text (CSV).
+    fn with_dates(&self, mut frame: DataFrame) -> Result<DataFrame, FeatureError> {
+        let as_of = frame.column("as_of").map_err(|e| self.polars_error(e))?;
+        let as_of = match as_of.dtype() {
+            DataType::String => {
+                let text = as_of.str().map_err(|e| self.polars_error(e))?;
+                let micros = text
+                    .iter()
+                    .enumerate()
+                    .map(|(row, t)| {
+                        t.and_then(pql_data::input::parse_timestamp).ok_or_else(|| {
+                            self.error(format!("column `as_of`, row {}: cannot read {t:?} as a date", row + 1))
+                        })
+                    })
+                    .collect::<Result<Vec<i64>, _>>()?;
+                Column::new("as_of".into(), micros)
+            }
+            _ => as_of.clone(),
+        };
+        let as_of = as_of
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .map_err(|e| self.polars_error(e))?;
+        frame.with_column(as_of).map_err(|e| self.polars_error(e))?;
+        Ok(frame)
+    }
 }
 
 /// Reads the inputs as every feature run does and returns what was read and left out, and the warnings:

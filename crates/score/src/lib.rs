@@ -45,6 +45,17 @@ pub use policy::{Tier, TierPolicy};
 /// Reasons given per account, at most.
 pub const REASONS: usize = 3;
 
+/// Contributions are ranked as rounded to this many decimals (of log-odds): two that are equal in exact
+/// arithmetic (collinear features, with equal weights) but not in the last bits tie, and the tie goes to
+/// the lower feature index, here and in the SQL export alike.
+pub const REASON_DECIMALS: i32 = 9;
+
+/// A contribution as reasons rank it ([`REASON_DECIMALS`]).
+fn reason_rank(contribution: f64) -> f64 {
+    let scale = 10f64.powi(REASON_DECIMALS);
+    (contribution * scale).round() / scale
+}
+
 /// A model checked against the features an input provides, ready to score tables of them.
 pub struct Scorer<'a> {
     artifact: &'a Artifact,
@@ -356,15 +367,17 @@ fn same_definition(a: &FeatureDef, b: &FeatureDef) -> bool {
         && a.missing == b.missing
 }
 
-/// Indices of the (at most [`REASONS`]) largest positive values, largest first; ties to the lower index.
+/// Indices of the (at most [`REASONS`]) largest positive values, largest first as ranked by
+/// [`reason_rank`]; ties to the lower index.
 fn top_positive(values: &[f64]) -> [Option<usize>; REASONS] {
     let mut top: [Option<usize>; REASONS] = [None; REASONS];
     for (j, &v) in values.iter().enumerate() {
+        let v = reason_rank(v);
         if v <= 0.0 {
             continue;
         }
         let mut k = REASONS;
-        while k > 0 && top[k - 1].is_none_or(|t| values[t] < v) {
+        while k > 0 && top[k - 1].is_none_or(|t| reason_rank(values[t]) < v) {
             k -= 1;
         }
         if k < REASONS {
@@ -388,5 +401,12 @@ mod tests {
         assert_eq!(top_positive(&[-1.0, 0.2, 0.0]), [Some(1), None, None]);
         assert_eq!(top_positive(&[]), [None, None, None]);
         assert_eq!(top_positive(&[1.0, 2.0, 3.0, 4.0]), [Some(3), Some(2), Some(1)]);
+        let tied = 0.1 + 0.2; // 0.30000000000000004: equal to 0.3 but for the last bits
+        assert_eq!(
+            top_positive(&[0.3, tied, 1e-12]),
+            [Some(0), Some(1), None],
+            "ties within 1e-9 go to the lower index; a contribution that rounds to 0 is no reason"
+        );
+        assert_eq!(top_positive(&[0.3, tied, 0.5]), [Some(2), Some(0), Some(1)]);
     }
 }

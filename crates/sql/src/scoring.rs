@@ -87,8 +87,9 @@ fn compressed(model: &LinearModel, j: usize, name: &str) -> String {
     }
 }
 
-/// Every feature's contribution to the log-odds, `w (t(x) − mean) / scale`, as a list of `(c, j)` structs,
-/// largest first and ties to the lower feature index (`j` is minus the index, one-based); non-positive
+/// Every feature's contribution to the log-odds, `w (t(x) − mean) / scale`, rounded to
+/// [`pql_score::REASON_DECIMALS`] decimals as `pql score` ranks them, as a list of `(c, j)` structs, largest
+/// first and ties to the lower feature index (`j` is minus the index, one-based); non-positive
 /// contributions count as 0, so they are never reasons.
 fn contributions_sql(model: &LinearModel, names: &[String], dialect: Dialect) -> String {
     let s = &model.standardizer;
@@ -103,7 +104,8 @@ fn contributions_sql(model: &LinearModel, names: &[String], dialect: Dialect) ->
                 number(s.means[j]),
                 number(s.scales[j])
             );
-            dialect.pair("c", &format!("greatest({c}, 0)"), "j", &(-(j as i64) - 1).to_string())
+            let c = format!("greatest(round({c}, {}), 0)", pql_score::REASON_DECIMALS);
+            dialect.pair("c", &c, "j", &(-(j as i64) - 1).to_string())
         })
         .collect();
     dialect.sorted_descending(&format!("\n      {}\n    ", items.join(",\n      ")))

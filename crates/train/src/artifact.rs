@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::Calibration;
 use crate::check::{self, FieldError};
 use crate::importance::{Dependence, Importance};
-use crate::matrix::LabelledMatrix;
+use crate::matrix::{LabelledMatrix, Value};
 use crate::metrics::{Curves, Metrics};
 use crate::model::{Model, ModelKind, Settings};
 use crate::profile::{Distribution, Profile};
@@ -263,10 +263,19 @@ impl Artifact {
         let step = snapshot.len().div_ceil(PROFILE_ROWS).max(1);
         let sample: Vec<usize> = snapshot.into_iter().step_by(step).collect();
         let x = rows.x.select(ndarray::Axis(0), &sample);
+        // Cut at stored (f32) values, the edges widened to every f64 stored as them: features scored as
+        // f64 fall in the bins their training values did.
         let features = x
             .columns()
             .into_iter()
-            .map(|column| Distribution::fit(&column.to_vec()))
+            .map(|column| {
+                let mut distribution = Distribution::fit(&column.mapv(f64::from).to_vec());
+                distribution
+                    .edges
+                    .iter_mut()
+                    .for_each(|e| *e = <f32 as Value>::ceiling(*e));
+                distribution
+            })
             .collect();
         Profile {
             rows: sample.len(),
@@ -280,7 +289,7 @@ impl Artifact {
     }
 
     /// Calibrated probabilities of conversion for rows of the model's features.
-    pub fn predict(&self, x: ndarray::ArrayView2<f64>) -> Vec<f64> {
+    pub fn predict<A: crate::matrix::Value>(&self, x: ndarray::ArrayView2<A>) -> Vec<f64> {
         self.calibrate(self.model.predict(x))
     }
 
@@ -452,7 +461,7 @@ fn fingerprint(rows: &LabelledMatrix) -> u64 {
         .flat_map(|n| n.bytes().map(u64::from))
         .chain(rows.as_of.iter().map(|&t| t as u64))
         .chain(rows.labels.iter().map(|&y| u64::from(y)))
-        .chain(rows.x.iter().map(|v| v.to_bits()));
+        .chain(rows.x.iter().map(|v| u64::from(v.to_bits())));
     words.fold(0xcbf2_9ce4_8422_2325, |h, w| {
         (h ^ w).wrapping_mul(0x0100_0000_01b3).rotate_left(29)
     })

@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{self, FieldError};
 use crate::logistic::sigmoid;
+use crate::matrix::Value;
 
 /// Rows the bin cuts are computed from, at most.
 const BIN_SAMPLE_ROWS: usize = 200_000;
@@ -269,7 +270,7 @@ impl Tree {
     ///
     /// # Panics
     /// If the row is shorter than a tested column.
-    pub fn leaf_value(&self, row: ArrayView1<f64>) -> f64 {
+    pub fn leaf_value<A: Value>(&self, row: ArrayView1<A>) -> f64 {
         let mut at = 0;
         loop {
             match self.nodes[at] {
@@ -279,7 +280,7 @@ impl Tree {
                     left,
                     right,
                     ..
-                } => at = if row[feature] <= threshold { left } else { right },
+                } => at = if row[feature].into() <= threshold { left } else { right },
                 Node::Leaf { value, .. } => return value,
             }
         }
@@ -369,7 +370,7 @@ impl Boosted {
     ///
     /// # Panics
     /// If `x` has fewer columns than the training rows.
-    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array1<f64> {
+    pub fn predict_proba<A: Value>(&self, x: ArrayView2<A>) -> Array1<f64> {
         let mut p = Array1::zeros(x.nrows());
         Zip::from(&mut p)
             .and(x.rows())
@@ -381,7 +382,7 @@ impl Boosted {
     ///
     /// # Panics
     /// If the row is shorter than the training rows.
-    pub fn raw_score(&self, row: ArrayView1<f64>) -> f64 {
+    pub fn raw_score<A: Value>(&self, row: ArrayView1<A>) -> f64 {
         self.trees
             .iter()
             .fold(self.base_score, |score, tree| score + tree.leaf_value(row))
@@ -412,11 +413,11 @@ impl ValidBoostParams {
     /// labels_val))`, stops after `early_stopping_rounds` trees without a lower validation log loss and
     /// keeps the trees up to the best one; without, grows exactly `max_trees` trees (fewer only if no split
     /// is possible).
-    pub fn fit(
+    pub fn fit<A: Value>(
         &self,
-        x: ArrayView2<f64>,
+        x: ArrayView2<A>,
         labels: &[bool],
-        validation: Option<(ArrayView2<f64>, &[bool])>,
+        validation: Option<(ArrayView2<A>, &[bool])>,
     ) -> Result<Boosted, BoostError> {
         self.fit_shifted(x, labels, validation, 0.0)
     }
@@ -425,11 +426,11 @@ impl ValidBoostParams {
     /// the trees are grown on the rows as given, and `prior_shift` (the log of the share kept) is added to
     /// the base score, both for early stopping on the (unthinned) validation rows and in the model, so its
     /// probabilities are those of the unthinned population.
-    pub fn fit_shifted(
+    pub fn fit_shifted<A: Value>(
         &self,
-        x: ArrayView2<f64>,
+        x: ArrayView2<A>,
         labels: &[bool],
-        validation: Option<(ArrayView2<f64>, &[bool])>,
+        validation: Option<(ArrayView2<A>, &[bool])>,
         prior_shift: f64,
     ) -> Result<Boosted, BoostError> {
         let params = &self.0;
@@ -494,7 +495,7 @@ impl ValidBoostParams {
 }
 
 /// Checks that a validation set has labelled rows, `d` columns and finite values.
-fn check_validation(x: ArrayView2<f64>, labels: &[bool], d: usize) -> Result<(), BoostError> {
+fn check_validation<A: Value>(x: ArrayView2<A>, labels: &[bool], d: usize) -> Result<(), BoostError> {
     let invalid = |message: String| Err(BoostError::Validation(message));
     if x.nrows() != labels.len() || x.nrows() == 0 {
         return invalid(format!("{} feature rows but {} labels", x.nrows(), labels.len()));
@@ -502,7 +503,7 @@ fn check_validation(x: ArrayView2<f64>, labels: &[bool], d: usize) -> Result<(),
     if x.ncols() != d {
         return invalid(format!("{} columns, the training rows have {d}", x.ncols()));
     }
-    match x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+    match x.indexed_iter().find(|(_, &v)| !v.into().is_finite()) {
         Some(((row, column), _)) => invalid(format!("row {row}, column {column}: the value is not finite")),
         None => Ok(()),
     }
@@ -556,46 +557,50 @@ struct Binned {
 impl Binned {
     /// Cuts every feature into at most `max_bins` bins and bins the matrix (rows in parallel chunks, then
     /// columns in parallel), failing on the first value, in row-major order, that is not finite.
-    fn new(x: ArrayView2<f64>, max_bins: usize) -> Result<Binned, BoostError> {
+    fn new<A: Value>(x: ArrayView2<A>, max_bins: usize) -> Result<Binned, BoostError> {
         let (n, d) = x.dim();
         let sample = x.slice(ndarray::s![..;n.div_ceil(BIN_SAMPLE_ROWS), ..]);
         let cuts: Vec<Vec<f64>> = (0..d)
             .into_par_iter()
             .map(|j| {
                 bin_cuts(
-                    sample.column(j).iter().copied().filter(|v| v.is_finite()).collect(),
+                    sample
+                        .column(j)
+                        .iter()
+                        .map(|&v| v.into())
+                        .filter(|v: &f64| v.is_finite())
+                        .collect(),
                     max_bins,
                 )
             })
             .collect();
-        // Each chunk of rows is binned into a column-major block of its own, then the blocks are joined.
-        let blocks: Vec<Result<Vec<u8>, BoostError>> = x
-            .axis_chunks_iter(Axis(0), CHUNK_ROWS)
+        // Each chunk of rows writes its part of every column: disjoint slices of the column-major bins.
+        let mut bins = vec![0u8; n * d];
+        let mut parts: Vec<Vec<&mut [u8]>> = (0..n.div_ceil(CHUNK_ROWS)).map(|_| Vec::with_capacity(d)).collect();
+        for column in bins.chunks_mut(n) {
+            for (part, slice) in parts.iter_mut().zip(column.chunks_mut(CHUNK_ROWS)) {
+                part.push(slice);
+            }
+        }
+        let chunks: Vec<Result<(), BoostError>> = parts
             .into_par_iter()
+            .zip(x.axis_chunks_iter(Axis(0), CHUNK_ROWS))
             .enumerate()
-            .map(|(chunk, rows)| {
-                let m = rows.nrows();
-                let mut block = vec![0u8; m * d];
+            .map(|(chunk, (mut columns, rows))| {
                 for (r, row) in rows.rows().into_iter().enumerate() {
-                    for (column, (&v, cuts)) in row.iter().zip(&cuts).enumerate() {
+                    for (column, ((&v, cuts), out)) in row.iter().zip(&cuts).zip(columns.iter_mut()).enumerate() {
+                        let v: f64 = v.into();
                         if !v.is_finite() {
                             let row = chunk * CHUNK_ROWS + r;
                             return Err(BoostError::NotFinite { row, column });
                         }
-                        block[column * m + r] = bin_of(cuts, v);
+                        out[r] = bin_of(cuts, v);
                     }
                 }
-                Ok(block)
+                Ok(())
             })
             .collect();
-        let blocks = blocks.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let mut bins = vec![0u8; n * d];
-        bins.par_chunks_mut(n).enumerate().for_each(|(j, column)| {
-            for (block, out) in blocks.iter().zip(column.chunks_mut(CHUNK_ROWS)) {
-                let m = out.len();
-                out.copy_from_slice(&block[j * m..(j + 1) * m]);
-            }
-        });
+        chunks.into_iter().collect::<Result<(), _>>()?;
         let counts = bins
             .par_chunks(n)
             .map(|column| {

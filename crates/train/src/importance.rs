@@ -46,7 +46,7 @@ pub struct Importance {
 /// `repeats` shuffles, each seeded from `seed` and the feature's index.
 pub fn permutation(model: &Model, rows: &LabelledMatrix, repeats: usize, seed: u64) -> Vec<(f64, f64)> {
     let stride = rows.labels.len().div_ceil(PERMUTATION_ROWS).max(1);
-    let x = rows.x.slice(ndarray::s![..;stride, ..]).to_owned();
+    let x = rows.x.slice(ndarray::s![..;stride, ..]).mapv(f64::from);
     let labels: Vec<bool> = rows.labels.iter().step_by(stride).copied().collect();
     let auc = |p: &[f64]| Metrics::evaluate(&labels, p).map(|m| m.roc_auc).unwrap_or(0.5);
     let scorer = Rescorer::new(model, &x);
@@ -198,7 +198,7 @@ pub fn partial_dependence(
     features: &[usize],
 ) -> Vec<Dependence> {
     let stride = rows.labels.len().div_ceil(DEPENDENCE_ROWS).max(1);
-    let x = rows.x.slice(ndarray::s![..;stride, ..]).to_owned();
+    let x = rows.x.slice(ndarray::s![..;stride, ..]).mapv(f64::from);
     features
         .par_iter()
         .map(|&j| {

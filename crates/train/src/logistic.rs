@@ -12,6 +12,8 @@
 use ndarray::parallel::prelude::*;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 
+use crate::matrix::{signed_log1p, Standardizer, Value};
+
 /// Rows per chunk of the parallel gradient pass.
 const CHUNK_ROWS: usize = 8192;
 
@@ -142,35 +144,71 @@ struct Evaluation {
 }
 
 /// `Σ log-loss + (λ / 2) ‖w‖²` and its gradient at `beta = [intercept, weights...]`, in one parallel pass
-/// over the rows. The log loss of a row is `log(1 + e^-|z|) + max(z, 0) - y z`, finite for every finite `z`.
-/// Fixed chunks summed in order keep the result bit-identical whatever the thread schedule.
-fn evaluate(x: ArrayView2<f64>, y: ArrayView1<f64>, beta: ArrayView1<f64>, l2: f64) -> Evaluation {
+/// over the rows, each read through the standardiser. The log loss of a row is
+/// `log(1 + e^-|z|) + max(z, 0) - y z`, finite for every finite `z`. Fixed chunks summed in order keep the
+/// result bit-identical whatever the thread schedule.
+fn evaluate<A: Value>(
+    x: ArrayView2<A>,
+    standardizer: &Standardizer,
+    y: ArrayView1<f64>,
+    beta: ArrayView1<f64>,
+    l2: f64,
+) -> Evaluation {
     let d = x.ncols();
     let (intercept, weights) = (beta[0], beta.slice(ndarray::s![1..]));
-    let partials: Vec<(Array1<f64>, f64, f64)> = x
+    // `z = b + Σ w_j (t_j(x_j) − m_j) / s_j`, read as `b + Σ (w_j / s_j)(t_j(x_j) − m_j)`: per value a
+    // compression (heavy-tailed columns only), a subtraction and a multiply-add; the gradient's sums
+    // `Σ r (t_j − m_j)` are divided by `s_j` once, at the end.
+    let s = standardizer;
+    let scaled: Vec<f64> = weights.iter().zip(&s.scales).map(|(w, scale)| w / scale).collect();
+    let scaled = ArrayView1::from(&scaled);
+    let heavy: Vec<usize> = (0..d).filter(|&j| s.signed_log1p[j]).collect();
+    let partials: Vec<(Vec<f64>, f64, f64)> = x
         .axis_chunks_iter(Axis(0), CHUNK_ROWS)
         .into_par_iter()
         .zip(y.axis_chunks_iter(Axis(0), CHUNK_ROWS))
         .map(|(rows, y)| {
-            let mut gradient = Array1::<f64>::zeros(d);
+            let mut sums = vec![0.0; d];
+            let mut centred = Array1::<f64>::zeros(d);
             let (mut residual_sum, mut loss) = (0.0, 0.0);
-            for (row, &y) in rows.rows().into_iter().zip(&y) {
-                let z = intercept + row.dot(&weights);
+            let mut copied = Vec::new();
+            for (values, &y) in rows.rows().into_iter().zip(&y) {
+                let values = values.as_slice().unwrap_or_else(|| {
+                    copied = values.to_vec();
+                    &copied
+                });
+                let centred = centred.as_slice_mut().expect("contiguous");
+                for ((c, &v), m) in centred.iter_mut().zip(values).zip(&s.means) {
+                    *c = v.into() - m;
+                }
+                for &j in &heavy {
+                    centred[j] = signed_log1p(values[j].into()) - s.means[j];
+                }
+                let z = intercept + ArrayView1::from(&*centred).dot(&scaled);
                 loss += (-z.abs()).exp().ln_1p() + z.max(0.0) - y * z;
                 let residual = sigmoid(z) - y;
-                gradient.scaled_add(residual, &row);
+                sums.iter_mut().zip(&*centred).for_each(|(sum, c)| *sum += residual * c);
                 residual_sum += residual;
             }
-            (gradient, residual_sum, loss)
+            (sums, residual_sum, loss)
         })
         .collect();
     let mut gradient = Array1::<f64>::zeros(d + 1);
     let mut objective = 0.5 * l2 * weights.dot(&weights);
-    for (row_gradient, residual_sum, loss) in &partials {
+    for (sums, residual_sum, loss) in &partials {
         gradient[0] += residual_sum;
-        gradient.slice_mut(ndarray::s![1..]).scaled_add(1.0, row_gradient);
+        gradient
+            .slice_mut(ndarray::s![1..])
+            .iter_mut()
+            .zip(sums)
+            .for_each(|(g, sum)| *g += sum);
         objective += loss;
     }
+    gradient
+        .slice_mut(ndarray::s![1..])
+        .iter_mut()
+        .zip(&s.scales)
+        .for_each(|(g, scale)| *g /= scale);
     gradient.slice_mut(ndarray::s![1..]).scaled_add(l2, &weights);
     Evaluation { objective, gradient }
 }
@@ -183,6 +221,17 @@ impl ValidLogisticParams {
     /// full Newton step changes no coefficient by more than the tolerance (relative); a fit that runs out
     /// of steps, or whose step cannot decrease the objective, comes back with `converged: false`.
     pub fn fit(&self, x: ArrayView2<f64>, labels: &[bool]) -> Result<Logistic, LogisticError> {
+        self.fit_standardized(x, &Standardizer::identity(x.ncols()), labels)
+    }
+
+    /// [`Self::fit`] on the rows `x` as `standardizer` maps them (`(t(x) − mean) / scale`), read through
+    /// it row by row: no standardised copy of the rows is made.
+    pub fn fit_standardized<A: Value>(
+        &self,
+        x: ArrayView2<A>,
+        standardizer: &Standardizer,
+        labels: &[bool],
+    ) -> Result<Logistic, LogisticError> {
         let params = self.0;
         let (n, d) = x.dim();
         if n != labels.len() || n == 0 {
@@ -202,10 +251,10 @@ impl ValidLogisticParams {
         beta[0] = (rate / (1.0 - rate)).ln();
         // Large matrices take the Hessian from an even sample of rows (scaled up); the gradient is always
         // exact, so the fit still converges to the exact optimum, in a few more, much cheaper steps.
-        let stride = hessian_stride(n);
-        let sample = x.slice(ndarray::s![..;stride, ..]);
+        let sample = standardizer.transform(x.slice(ndarray::s![..;hessian_stride(n), ..]));
+        let sample = sample.view();
         let scale = n as f64 / sample.nrows() as f64;
-        let mut current = evaluate(x, y.view(), beta.view(), params.l2);
+        let mut current = evaluate(x, standardizer, y.view(), beta.view(), params.l2);
         if !current.objective.is_finite() {
             return Err(LogisticError::NotFinite);
         }
@@ -226,7 +275,7 @@ impl ValidLogisticParams {
             let mut t = 1.0;
             let accepted = (0..=MAX_HALVINGS).find_map(|_| {
                 let trial = &beta - &(&direction * t);
-                let evaluation = evaluate(x, y.view(), trial.view(), params.l2);
+                let evaluation = evaluate(x, standardizer, y.view(), trial.view(), params.l2);
                 let enough = evaluation.objective <= current.objective - ARMIJO * t * slope + rounding;
                 t *= 0.5;
                 (enough && evaluation.gradient.iter().all(|g| g.is_finite())).then_some((trial, evaluation))
@@ -278,10 +327,17 @@ impl Logistic {
 }
 
 /// Standard errors of the weights of the model `intercept`, `weights` fitted with penalty `l2` on the rows
-/// `x`: the square roots of the diagonal of the inverse penalised Hessian (the same row sample the fit
-/// used), or `None` when the Hessian is singular.
-pub fn standard_errors(intercept: f64, weights: ArrayView1<f64>, x: ArrayView2<f64>, l2: f64) -> Option<Vec<f64>> {
-    let sample = x.slice(ndarray::s![..;hessian_stride(x.nrows()), ..]);
+/// `x` as `standardizer` maps them: the square roots of the diagonal of the inverse penalised Hessian (the
+/// same row sample the fit used), or `None` when the Hessian is singular.
+pub fn standard_errors<A: Value>(
+    intercept: f64,
+    weights: ArrayView1<f64>,
+    x: ArrayView2<A>,
+    standardizer: &Standardizer,
+    l2: f64,
+) -> Option<Vec<f64>> {
+    let sample = standardizer.transform(x.slice(ndarray::s![..;hessian_stride(x.nrows()), ..]));
+    let sample = sample.view();
     let p = (sample.dot(&weights) + intercept).mapv(sigmoid);
     let hessian = penalised_hessian(sample, p.view(), x.nrows() as f64 / sample.nrows().max(1) as f64, l2);
     let d = hessian.nrows();

@@ -1,18 +1,62 @@
 //! From a feature table to the model's input: the feature columns as an `ndarray` matrix (built from the
 //! polars column slices, with the ndarray version linfa uses), the labels, and a standardiser that
 //! remembers each column's mean and spread so scoring applies exactly the training transform.
+//!
+//! The training matrix holds `f32` (as XGBoost's and LightGBM's do: half the memory of `f64`, counts below
+//! 2²⁴ exact, 7 significant digits otherwise); the fits compute in `f64`. Its rows are ordered by snapshot,
+//! so the rows of a span of snapshots (a fit part, a validation part) are a view of it, not a copy.
 
 use std::borrow::Cow;
 
-use ndarray::{Array2, Axis};
+use ndarray::parallel::prelude::*;
+use ndarray::{ArcArray2, Array2, ArrayView1, ArrayView2, Axis, Zip};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Labelled rows of a feature table, ready for a model.
+/// A feature value as a fit or a model reads it: `f32` in the training matrix, `f64` where rows are scored.
+pub trait Value: Copy + Send + Sync + Into<f64> {
+    /// `v` stored as this type, read back: a bound compared with stored values must be rounded as they
+    /// were, or a value equal to it would fall on the wrong side.
+    fn stored(v: f64) -> f64;
+
+    /// The largest `f64` whose stored value is at most `v` (a stored value): an `f64` is at most this
+    /// iff it is stored as at most `v` (up to rounding ties), so bins cut at stored values bin the
+    /// unrounded values alike.
+    fn ceiling(v: f64) -> f64;
+}
+
+impl Value for f32 {
+    fn stored(v: f64) -> f64 {
+        f64::from(v as f32)
+    }
+
+    fn ceiling(v: f64) -> f64 {
+        let stored = v as f32;
+        let next = f64::from(stored.next_up());
+        if next.is_finite() {
+            f64::from(stored) * 0.5 + next * 0.5
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+impl Value for f64 {
+    fn stored(v: f64) -> f64 {
+        v
+    }
+
+    fn ceiling(v: f64) -> f64 {
+        v
+    }
+}
+
+/// Labelled rows of a feature table, ready for a model, ordered by snapshot.
 #[derive(Debug, Clone)]
 pub struct LabelledMatrix {
-    /// One row per labelled snapshot row, one column per feature, in `names` order.
-    pub x: Array2<f64>,
+    /// One row per labelled snapshot row, one column per feature, in `names` order; shared, so the rows
+    /// of a span of snapshots ([`LabelledMatrix::snapshots`]) are a view of the same values.
+    pub x: ArcArray2<f32>,
     /// Converted within the horizon.
     pub labels: Vec<bool>,
     /// Snapshot of each row (`as_of`, μs since the epoch).
@@ -83,6 +127,25 @@ fn column_error(name: &str, err: PolarsError) -> MatrixError {
     }
 }
 
+/// Column `name` of `table` as one `f64` chunk, refused if missing, not numeric, or holding a null or a
+/// value that is not finite (named by its row in the table).
+fn finite_column(table: &DataFrame, name: &str) -> Result<Float64Chunked, MatrixError> {
+    let column = table.column(name).map_err(|e| column_error(name, e))?;
+    let column = column.cast(&DataType::Float64).map_err(|e| column_error(name, e))?;
+    let values = column.f64().map_err(|e| column_error(name, e))?.rechunk().into_owned();
+    let not_finite = |row| MatrixError::NotFinite {
+        name: name.to_string(),
+        row,
+    };
+    match values.cont_slice() {
+        Ok(slice) => match slice.iter().position(|v| !v.is_finite()) {
+            Some(row) => Err(not_finite(row)),
+            None => Ok(values),
+        },
+        Err(_) => Err(not_finite(values.iter().position(|v| v.is_none()).unwrap_or(0))),
+    }
+}
+
 /// The named feature columns of a table as checked `f64` columns (every value finite), read in place:
 /// scoring works from these without copying the whole table into a matrix.
 pub struct FeatureColumns {
@@ -95,22 +158,7 @@ impl FeatureColumns {
     pub fn from_table(table: &DataFrame, names: &[String]) -> Result<Self, MatrixError> {
         let columns = names
             .iter()
-            .map(|name| {
-                let column = table.column(name).map_err(|e| column_error(name, e))?;
-                let column = column.cast(&DataType::Float64).map_err(|e| column_error(name, e))?;
-                let values = column.f64().map_err(|e| column_error(name, e))?.rechunk().into_owned();
-                let not_finite = |row| MatrixError::NotFinite {
-                    name: name.clone(),
-                    row,
-                };
-                match values.cont_slice() {
-                    Ok(slice) => match slice.iter().position(|v| !v.is_finite()) {
-                        Some(row) => Err(not_finite(row)),
-                        None => Ok(values),
-                    },
-                    Err(_) => Err(not_finite(values.iter().position(|v| v.is_none()).unwrap_or(0))),
-                }
-            })
+            .map(|name| finite_column(table, name))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FeatureColumns {
             columns,
@@ -149,60 +197,143 @@ pub fn feature_matrix(table: &DataFrame, names: &[String]) -> Result<Array2<f64>
     Ok(x)
 }
 
-impl LabelledMatrix {
-    /// The rows of `table` whose `label` is not null, with the named feature columns.
-    pub fn from_table(table: &DataFrame, names: &[String]) -> Result<Self, MatrixError> {
-        let label = table.column("label").map_err(|e| column_error("label", e))?;
+/// Builds a [`LabelledMatrix`] from a feature table's key columns, then its feature columns a few at a
+/// time (so a large table is never held whole as `f64`).
+pub struct MatrixBuilder {
+    /// Table row of each matrix row.
+    table_rows: Vec<usize>,
+    /// Rows of the table.
+    height: usize,
+    x: Array2<f32>,
+    names: Vec<String>,
+    filled: Vec<bool>,
+    labels: Vec<bool>,
+    as_of: Vec<i64>,
+    keys: Vec<u64>,
+}
+
+impl MatrixBuilder {
+    /// The labelled rows of a table, ordered by snapshot (ties in table order), from its `label`, `as_of`
+    /// and `account_id` columns (other columns are ignored); the named feature columns come with
+    /// [`MatrixBuilder::fill`].
+    pub fn new(keys: &DataFrame, names: &[String]) -> Result<Self, MatrixError> {
+        let label = keys.column("label").map_err(|e| column_error("label", e))?;
         let label = label.cast(&DataType::Int32).map_err(|e| column_error("label", e))?;
         let label = label.i32().map_err(|e| column_error("label", e))?;
-        let rows: Vec<usize> = (0..table.height()).filter(|&i| label.get(i).is_some()).collect();
-        let labels = rows.iter().map(|&i| label.get(i) == Some(1)).collect();
-        let as_of = table.column("as_of").map_err(|e| column_error("as_of", e))?;
+        let as_of = keys.column("as_of").map_err(|e| column_error("as_of", e))?;
         let as_of = as_of
             .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
             .and_then(|c| c.cast(&DataType::Int64))
             .map_err(|e| column_error("as_of", e))?;
         let as_of = as_of.i64().map_err(|e| column_error("as_of", e))?;
-        let as_of = rows
-            .iter()
-            .map(|&i| {
-                as_of.get(i).ok_or_else(|| MatrixError::NotFinite {
+        let mut table_rows: Vec<(i64, usize)> = (0..keys.height())
+            .filter(|&i| label.get(i).is_some())
+            .map(|i| {
+                as_of.get(i).map(|t| (t, i)).ok_or_else(|| MatrixError::NotFinite {
                     name: "as_of".into(),
                     row: i,
                 })
             })
-            .collect::<Result<Vec<i64>, _>>()?;
-        let keys = match table.column("account_id").ok().map(|c| c.str()) {
-            Some(Ok(ids)) => rows
+            .collect::<Result<_, _>>()?;
+        table_rows.sort_unstable();
+        let (as_of, table_rows): (Vec<i64>, Vec<usize>) = table_rows.into_iter().unzip();
+        let labels = table_rows.iter().map(|&i| label.get(i) == Some(1)).collect();
+        let height = keys.height();
+        let keys: Vec<u64> = match keys.column("account_id").ok().map(|c| c.str()) {
+            Some(Ok(ids)) => table_rows
                 .iter()
                 .zip(&as_of)
                 .map(|(&i, &t)| row_key(ids.get(i).unwrap_or_default(), t))
                 .collect(),
             Some(Err(e)) => return Err(column_error("account_id", e)),
             // A table without accounts (a hand-made one): the row's position stands for the account.
-            None => rows
+            None => table_rows
                 .iter()
                 .zip(&as_of)
                 .map(|(&i, &t)| row_key(&i.to_string(), t))
                 .collect(),
         };
-        // One matrix of the labelled rows, gathered from the columns in place.
-        let mut x = Array2::zeros((0, 0));
-        FeatureColumns::from_table(table, names)?.gather(&rows, &mut x);
-        Ok(LabelledMatrix {
-            x,
+        Ok(MatrixBuilder {
+            x: Array2::zeros((table_rows.len(), names.len())),
+            height,
+            table_rows,
+            names: names.to_vec(),
+            filled: vec![false; names.len()],
             labels,
             as_of,
-            names: names.to_vec(),
             keys,
         })
     }
 
-    /// The rows whose snapshot satisfies `keep`, in their order.
+    /// Copies the named feature columns that `columns` holds (rows as in the key table, every value finite)
+    /// into the matrix.
+    pub fn fill(&mut self, columns: &DataFrame) -> Result<(), MatrixError> {
+        if columns.height() != self.height {
+            return Err(MatrixError::Column {
+                name: columns
+                    .get_column_names()
+                    .first()
+                    .map_or_else(String::new, |n| n.to_string()),
+                message: format!("{} rows, the key columns have {}", columns.height(), self.height),
+            });
+        }
+        for (j, name) in self.names.iter().enumerate() {
+            if self.filled[j] || !columns.get_column_names().iter().any(|n| n.as_str() == name) {
+                continue;
+            }
+            let values = finite_column(columns, name)?;
+            let values = values.cont_slice().expect("checked: one chunk without nulls");
+            Zip::from(self.x.column_mut(j))
+                .and(ArrayView1::from(&self.table_rows))
+                .par_for_each(|out, &i| *out = values[i] as f32);
+            self.filled[j] = true;
+        }
+        Ok(())
+    }
+
+    /// The matrix, once every named column was filled.
+    pub fn finish(self) -> Result<LabelledMatrix, MatrixError> {
+        if let Some(j) = self.filled.iter().position(|&filled| !filled) {
+            return Err(MatrixError::Column {
+                name: self.names[j].clone(),
+                message: "not found".into(),
+            });
+        }
+        Ok(LabelledMatrix {
+            x: self.x.into_shared(),
+            labels: self.labels,
+            as_of: self.as_of,
+            names: self.names,
+            keys: self.keys,
+        })
+    }
+}
+
+impl LabelledMatrix {
+    /// The rows of `table` whose `label` is not null, with the named feature columns, ordered by snapshot.
+    pub fn from_table(table: &DataFrame, names: &[String]) -> Result<Self, MatrixError> {
+        let mut builder = MatrixBuilder::new(table, names)?;
+        builder.fill(table)?;
+        builder.finish()
+    }
+
+    /// The rows whose snapshot satisfies `keep`, in their order: a view of the same values when they are
+    /// one run of rows (a span of snapshots), else a copy.
     pub fn snapshots(&self, keep: impl Fn(i64) -> bool) -> LabelledMatrix {
         let rows: Vec<usize> = (0..self.as_of.len()).filter(|&i| keep(self.as_of[i])).collect();
+        self.rows(&rows)
+    }
+
+    /// The rows `rows` (increasing), as [`LabelledMatrix::snapshots`] takes them.
+    fn rows(&self, rows: &[usize]) -> LabelledMatrix {
+        let x = match (rows.first(), rows.last()) {
+            (Some(&first), Some(&last)) if last - first + 1 == rows.len() => {
+                self.x.clone().slice_move(ndarray::s![first..=last, ..])
+            }
+            _ => self.x.select(Axis(0), rows).into_shared(),
+        };
         LabelledMatrix {
-            x: self.x.select(Axis(0), &rows),
+            x,
             labels: rows.iter().map(|&i| self.labels[i]).collect(),
             as_of: rows.iter().map(|&i| self.as_of[i]).collect(),
             names: self.names.clone(),
@@ -211,7 +342,8 @@ impl LabelledMatrix {
     }
 
     /// These rows without the columns that hold one value on every row (they cannot inform a fit), except
-    /// those named in `keep`; and the names of the columns left out, in column order.
+    /// those named in `keep`; and the names of the columns left out, in column order. The values are
+    /// moved within the matrix (no second copy when it is not shared).
     pub fn without_constant_columns(self, keep: &[&str]) -> (LabelledMatrix, Vec<String>) {
         let constant: Vec<bool> = self
             .x
@@ -228,8 +360,26 @@ impl LabelledMatrix {
             .filter(|&j| constant[j])
             .map(|j| self.names[j].clone())
             .collect();
+        let (n, d) = self.x.dim();
+        // Row by row, each kept value moves to its place in the narrower matrix, never past one not yet read.
+        let (mut flat, offset) = self
+            .x
+            .into_owned()
+            .as_standard_layout()
+            .into_owned()
+            .into_raw_vec_and_offset();
+        let start = offset.unwrap_or(0);
+        for i in 0..n {
+            for (k, &j) in kept.iter().enumerate() {
+                flat[i * kept.len() + k] = flat[start + i * d + j];
+            }
+        }
+        flat.truncate(n * kept.len());
+        flat.shrink_to_fit();
         let rows = LabelledMatrix {
-            x: self.x.select(Axis(1), &kept),
+            x: Array2::from_shape_vec((n, kept.len()), flat)
+                .expect("n rows of the kept columns")
+                .into_shared(),
             names: kept.iter().map(|&j| self.names[j].clone()).collect(),
             ..self
         };
@@ -250,13 +400,7 @@ impl LabelledMatrix {
         let rows: Vec<usize> = (0..self.labels.len())
             .filter(|&i| self.labels[i] || keeps_negative(self.keys[i], rate, seed))
             .collect();
-        Cow::Owned(LabelledMatrix {
-            x: self.x.select(Axis(0), &rows),
-            labels: rows.iter().map(|&i| self.labels[i]).collect(),
-            as_of: rows.iter().map(|&i| self.as_of[i]).collect(),
-            names: self.names.clone(),
-            keys: rows.iter().map(|&i| self.keys[i]).collect(),
-        })
+        Cow::Owned(self.rows(&rows))
     }
 }
 
@@ -265,9 +409,18 @@ impl LabelledMatrix {
 /// activity (and rare binary flags, for which the compression changes nothing after scaling) do.
 pub const HEAVY_TAIL_Z: f64 = 10.0;
 
-/// `sign(v) · ln(1 + |v|)`: monotone, odd, and logarithmic in the tails.
+/// `sign(v) · ln(1 + |v|)`: monotone, odd, and logarithmic in the tails. Small whole numbers (most
+/// heavy-tailed columns are counts) are looked up in a table of the same values, computed once.
+#[inline]
 pub fn signed_log1p(v: f64) -> f64 {
-    v.signum() * v.abs().ln_1p()
+    static SMALL: std::sync::LazyLock<Vec<f64>> =
+        std::sync::LazyLock::new(|| (0..4096).map(|n| f64::from(n).ln_1p()).collect());
+    let magnitude = v.abs();
+    let whole = magnitude as usize;
+    match SMALL.get(whole) {
+        Some(&log) if whole as f64 == magnitude => v.signum() * log,
+        _ => v.signum() * magnitude.ln_1p(),
+    }
 }
 
 /// Per-column compression, centring and scaling learned on training rows: a feature enters the model as
@@ -284,51 +437,93 @@ pub struct Standardizer {
     pub signed_log1p: Vec<bool>,
 }
 
-/// Mean and population standard deviation of the values.
-fn moments(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
-    let n = values.clone().count().max(1) as f64;
-    let mean = values.clone().sum::<f64>() / n;
-    let variance = values.map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    (mean, variance.sqrt())
+/// Rows per chunk of the parallel passes over a matrix.
+const CHUNK_ROWS: usize = 8192;
+
+/// Per column `j`, `f(j, x_ij)` over the rows of `x` folded with `combine` from `zero`: row by row in
+/// fixed chunks (the matrix is row-major), the chunks combined in order, so the result is the same
+/// whatever the thread schedule.
+fn column_fold<A: Value>(
+    x: ArrayView2<A>,
+    zero: f64,
+    f: impl Fn(usize, f64) -> f64 + Sync,
+    combine: fn(f64, f64) -> f64,
+) -> Vec<f64> {
+    let d = x.ncols();
+    let partials: Vec<Vec<f64>> = x
+        .axis_chunks_iter(Axis(0), CHUNK_ROWS)
+        .into_par_iter()
+        .map(|rows| {
+            let mut folded = vec![zero; d];
+            for row in rows.rows() {
+                for (j, (acc, &v)) in folded.iter_mut().zip(row).enumerate() {
+                    *acc = combine(*acc, f(j, v.into()));
+                }
+            }
+            folded
+        })
+        .collect();
+    partials.iter().fold(vec![zero; d], |mut total, part| {
+        total.iter_mut().zip(part).for_each(|(t, &p)| *t = combine(*t, p));
+        total
+    })
+}
+
+/// Per column, the mean and population standard deviation of `t(j, x_ij)`.
+fn moments<A: Value>(x: ArrayView2<A>, t: impl Fn(usize, f64) -> f64 + Sync) -> (Vec<f64>, Vec<f64>) {
+    let n = x.nrows().max(1) as f64;
+    let means: Vec<f64> = column_fold(x, 0.0, &t, |a, b| a + b).iter().map(|s| s / n).collect();
+    let variances = column_fold(x, 0.0, |j, v| (t(j, v) - means[j]).powi(2), |a, b| a + b);
+    let sds = variances.iter().map(|v| (v / n).sqrt()).collect();
+    (means, sds)
 }
 
 impl Standardizer {
     /// Learns which columns of `x` are heavy tailed, then the means and spreads of the compressed columns.
-    pub fn fit(x: &Array2<f64>) -> Self {
-        let heavy = x
-            .columns()
-            .into_iter()
-            .map(|column| {
-                let (mean, sd) = moments(column.iter().copied());
-                sd > 0.0 && column.iter().any(|v| (v - mean).abs() > HEAVY_TAIL_Z * sd)
-            })
+    pub fn fit<A: Value>(x: ArrayView2<A>) -> Self {
+        let (means, sds) = moments(x, |_, v| v);
+        let farthest = column_fold(x, 0.0, |j, v| (v - means[j]).abs(), f64::max);
+        let heavy: Vec<bool> = sds
+            .iter()
+            .zip(&farthest)
+            .map(|(&sd, &far)| sd > 0.0 && far > HEAVY_TAIL_Z * sd)
             .collect();
-        Self::fit_compressing(x, heavy)
+        if !heavy.contains(&true) {
+            return Self::of(means, sds, heavy);
+        }
+        let (log_means, log_sds) = moments(x, |j, v| if heavy[j] { signed_log1p(v) } else { 0.0 });
+        let pick = |linear: Vec<f64>, log: Vec<f64>| -> Vec<f64> {
+            linear
+                .into_iter()
+                .zip(log)
+                .zip(&heavy)
+                .map(|((a, b), &h)| if h { b } else { a })
+                .collect()
+        };
+        Self::of(pick(means, log_means), pick(sds, log_sds), heavy)
     }
 
     /// Learns the means and spreads of the columns of `x` without compressing any.
-    pub fn fit_linear(x: &Array2<f64>) -> Self {
-        Self::fit_compressing(x, vec![false; x.ncols()])
+    pub fn fit_linear<A: Value>(x: ArrayView2<A>) -> Self {
+        let (means, sds) = moments(x, |_, v| v);
+        Self::of(means, sds, vec![false; x.ncols()])
     }
 
-    fn fit_compressing(x: &Array2<f64>, signed_log1p: Vec<bool>) -> Self {
-        let (means, scales) = x
-            .columns()
-            .into_iter()
-            .zip(&signed_log1p)
-            .map(|(column, &log)| {
-                let (mean, sd) = moments(column.iter().map(|&v| if log { self::signed_log1p(v) } else { v }));
-                (mean, if sd > 0.0 { sd } else { 1.0 })
-            })
-            .unzip();
+    /// The standardiser that reads `columns` values as they are (mean 0, scale 1, none compressed).
+    pub fn identity(columns: usize) -> Self {
+        Self::of(vec![0.0; columns], vec![1.0; columns], vec![false; columns])
+    }
+
+    fn of(means: Vec<f64>, sds: Vec<f64>, signed_log1p: Vec<bool>) -> Self {
         Standardizer {
             means,
-            scales,
+            scales: sds.into_iter().map(|sd| if sd > 0.0 { sd } else { 1.0 }).collect(),
             signed_log1p,
         }
     }
 
     /// `t(v)` for column `j`: the value as the model's weights read it before centring.
+    #[inline]
     pub fn compress(&self, j: usize, v: f64) -> f64 {
         if self.signed_log1p[j] {
             signed_log1p(v)
@@ -342,13 +537,10 @@ impl Standardizer {
         (self.compress(j, v) - self.means[j]) / self.scales[j]
     }
 
-    /// [`Standardizer::standardize`], column by column.
-    pub fn transform(&self, x: &Array2<f64>) -> Array2<f64> {
-        let mut out = x.clone();
-        for (j, mut column) in out.columns_mut().into_iter().enumerate() {
-            column.mapv_inplace(|v| self.standardize(j, v));
-        }
-        out
+    /// [`Standardizer::standardize`] of every value, as a new matrix (for small sets of rows: a fit reads
+    /// the training rows through the standardiser instead).
+    pub fn transform<A: Value>(&self, x: ArrayView2<A>) -> Array2<f64> {
+        Array2::from_shape_fn(x.dim(), |(i, j)| self.standardize(j, x[[i, j]].into()))
     }
 }
 
@@ -385,12 +577,65 @@ mod tests {
         let m = LabelledMatrix::from_table(&table, &["f2".into(), "f1".into()]).unwrap();
         assert_eq!(m.labels, [true, false]);
         assert_eq!(m.as_of, [7, 14]);
-        assert_eq!(m.x, ndarray::array![[10.0, 1.0], [30.0, 3.0]]);
+        assert_eq!(m.x, ndarray::array![[10.0f32, 1.0], [30.0, 3.0]]);
         let later = m.snapshots(|t| t > 7);
         assert_eq!((later.labels, later.as_of), (vec![false], vec![14]));
-        assert_eq!(later.x, ndarray::array![[30.0, 3.0]]);
+        assert_eq!(later.x, ndarray::array![[30.0f32, 3.0]]);
         let err = LabelledMatrix::from_table(&table, &["nope".into()]).unwrap_err();
         assert!(err.to_string().contains("feature `nope`"), "{err}");
+    }
+
+    #[test]
+    fn a_matrix_filled_a_few_columns_at_a_time_is_ordered_by_snapshot_and_shares_its_spans() {
+        let table = df!(
+            "account_id" => ["a", "b", "c", "d", "e"],
+            "as_of" => [14i64, 7, 21, 7, 14],
+            "label" => [Some(0i32), Some(1), None, Some(0), Some(1)],
+            "f1" => [1.0, 2.0, 3.0, 4.0, 5.0],
+            "f2" => [0.1, 0.2, 0.3, 0.4, 0.7],
+        )
+        .unwrap();
+        let names: Vec<String> = ["f2", "f1"].map(String::from).into();
+        let whole = LabelledMatrix::from_table(&table, &names).unwrap();
+        let mut builder = MatrixBuilder::new(&table.select(["account_id", "as_of", "label"]).unwrap(), &names).unwrap();
+        builder.fill(&table.select(["f1"]).unwrap()).unwrap();
+        let missing = MatrixBuilder::new(&table, &names).unwrap().finish().unwrap_err();
+        assert_eq!(missing.to_string(), "feature `f2`: not found");
+        builder.fill(&table.select(["f2"]).unwrap()).unwrap();
+        let built = builder.finish().unwrap();
+        assert_eq!(built.x, whole.x);
+        assert_eq!(built.keys, whole.keys);
+        // Snapshot order, ties in table order: b, d (7), a, e (14).
+        assert_eq!(built.as_of, [7, 7, 14, 14]);
+        assert_eq!(built.labels, [true, false, false, true]);
+        assert_eq!(built.keys[0], row_key("b", 7));
+        assert_eq!(built.x.column(1).to_vec(), [2.0f32, 4.0, 1.0, 5.0]);
+        assert_eq!(built.x[[3, 0]], 0.7f32, "stored as f32");
+        let later = built.snapshots(|t| t >= 14);
+        assert_eq!(
+            later.x.as_ptr(),
+            built.x.row(2).as_ptr(),
+            "a span of snapshots is a view"
+        );
+        assert_eq!(later.x.dim(), (2, 2));
+        let err = MatrixBuilder::new(&table, &names)
+            .unwrap()
+            .fill(&table.head(Some(2)))
+            .unwrap_err();
+        assert!(err.to_string().contains("2 rows, the key columns have 5"), "{err}");
+    }
+
+    #[test]
+    fn bounds_and_bin_edges_follow_the_f32_rounding_of_the_stored_values() {
+        // 0.7 is stored as 0.699999988…: a bound of 0.7 compared with it must be rounded alike.
+        let stored = f64::from(0.7f32);
+        assert!(stored < 0.7 && <f32 as Value>::stored(0.7) == stored);
+        assert_eq!(<f64 as Value>::stored(0.7), 0.7);
+        // Every f64 that rounds to the stored value is at most its ceiling; the next f32 is above it.
+        let ceiling = <f32 as Value>::ceiling(stored);
+        assert!(0.7 <= ceiling && ceiling < f64::from(0.7f32.next_up()));
+        assert!(((ceiling - 1e-12) as f32) == 0.7f32);
+        assert_eq!(<f64 as Value>::ceiling(0.7), 0.7);
     }
 
     #[test]
@@ -409,7 +654,7 @@ mod tests {
         let (kept, dropped) = m.without_constant_columns(&["ruled"]);
         assert_eq!(dropped, ["zero", "seven"]);
         assert_eq!(kept.names, ["f", "ruled"]);
-        assert_eq!(kept.x, ndarray::array![[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]]);
+        assert_eq!(kept.x, ndarray::array![[1.0f32, 1.0], [2.0, 1.0], [3.0, 1.0]]);
         assert_eq!((kept.labels, kept.as_of), (vec![true, false, false], vec![0, 0, 7]));
     }
 
@@ -429,10 +674,10 @@ mod tests {
     #[test]
     fn standardised_columns_have_zero_mean_and_unit_spread() {
         let x = ndarray::array![[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]];
-        let s = Standardizer::fit(&x);
+        let s = Standardizer::fit(x.view());
         assert_eq!(s.means, [3.0, 5.0]);
         assert_eq!(s.scales[1], 1.0, "a constant column keeps scale 1");
-        let z = s.transform(&x);
+        let z = s.transform(x.view());
         assert!((z.column(0).sum()).abs() < 1e-12);
         assert!((z.column(0).mapv(|v| v * v).sum() / 3.0 - 1.0).abs() < 1e-12);
         assert!(z.column(1).iter().all(|&v| v == 0.0));
@@ -444,20 +689,29 @@ mod tests {
         // One spike among n equal values lies sqrt(n - 1) standard deviations from the mean.
         let spike = |n: usize, v: f64, rest: f64| Array2::from_shape_fn((n, 1), |(i, _)| if i == 0 { v } else { rest });
         assert_eq!(
-            Standardizer::fit(&spike(100, 1000.0, 0.0)).signed_log1p,
+            Standardizer::fit(spike(100, 1000.0, 0.0).view()).signed_log1p,
             [false],
             "9.95 sd: linear"
         );
         let x = ndarray::concatenate![Axis(1), spike(200, 1000.0, 0.0), spike(200, -1000.0, 1.0)];
-        let s = Standardizer::fit(&x);
+        let s = Standardizer::fit(x.view());
         assert_eq!(s.signed_log1p, [true, true], "14.1 sd: compressed, either sign");
         assert_eq!(s.compress(0, 1000.0), 1001f64.ln());
         assert_eq!(s.compress(1, -1000.0), -(1001f64.ln()));
-        let z = s.transform(&x);
+        let z = s.transform(x.view());
         for column in z.columns() {
             assert!(column.sum().abs() < 1e-9);
             assert!((column.mapv(|v| v * v).sum() / 200.0 - 1.0).abs() < 1e-9);
         }
-        assert_eq!(Standardizer::fit_linear(&x).signed_log1p, [false, false]);
+        assert_eq!(Standardizer::fit_linear(x.view()).signed_log1p, [false, false]);
+        for v in [0.0, -0.0, 1.0, 7.0, 4095.0, 4096.0, -3.0, 2.5, -0.25, 1e9, f64::MAX] {
+            let direct = v.signum() * v.abs().ln_1p();
+            assert_eq!(
+                signed_log1p(v).to_bits(),
+                direct.to_bits(),
+                "{v}: the table holds the same values"
+            );
+        }
+        assert!(signed_log1p(f64::NAN).is_nan());
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::boost::{BoostParams, Boosted};
 use crate::check::{self, FieldError};
 use crate::logistic::{sigmoid, LogisticParams};
-use crate::matrix::{signed_log1p, FeatureColumns, LabelledMatrix, Standardizer};
+use crate::matrix::{signed_log1p, FeatureColumns, LabelledMatrix, Standardizer, Value};
 use rayon::prelude::*;
 
 /// A model family.
@@ -139,11 +139,11 @@ impl Settings {
     pub fn fit(&self, rows: &LabelledMatrix, prior_shift: f64) -> Result<Model, String> {
         match *self {
             Settings::Logistic { l2 } => {
-                let standardizer = Standardizer::fit(&rows.x);
+                let standardizer = Standardizer::fit(rows.x.view());
                 let fitted = LogisticParams::default()
                     .l2(l2)
                     .check()
-                    .and_then(|p| p.fit(standardizer.transform(&rows.x).view(), &rows.labels))
+                    .and_then(|p| p.fit_standardized(rows.x.view(), &standardizer, &rows.labels))
                     .map_err(|e| e.to_string())?;
                 fitted.warn_unless_converged(l2, "the model is kept, but may be off its optimum");
                 Ok(Model::Logistic(LinearModel {
@@ -222,16 +222,28 @@ impl Model {
     }
 
     /// Raw probabilities of conversion for rows of the model's features, in order.
-    pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
+    pub fn predict<A: Value>(&self, x: ArrayView2<A>) -> Vec<f64> {
+        let mut p = vec![0.0; x.nrows()];
         match self {
-            Model::Logistic(m) => m
-                .standardizer
-                .transform(&x.to_owned())
-                .dot(&ndarray::ArrayView1::from(&m.weights))
-                .iter()
-                .map(|&v| sigmoid(v + m.intercept))
-                .collect(),
-            Model::Boosted(b) => b.predict_proba(x).to_vec(),
+            Model::Logistic(m) => {
+                let (weights, offset) = m.compressed_weights();
+                let s = &m.standardizer;
+                p.par_iter_mut()
+                    .zip(x.axis_iter(ndarray::Axis(0)))
+                    .for_each(|(p, row)| {
+                        let z = row
+                            .iter()
+                            .zip(&weights)
+                            .enumerate()
+                            .fold(offset, |z, (j, (&v, w))| z + w * s.compress(j, v.into()));
+                        *p = sigmoid(z);
+                    });
+            }
+            Model::Boosted(b) => p
+                .par_iter_mut()
+                .zip(x.axis_iter(ndarray::Axis(0)))
+                .for_each(|(p, row)| *p = sigmoid(b.raw_score(row))),
         }
+        p
     }
 }

@@ -7,6 +7,8 @@
 //! `.` (a categorical level such as `industry=saas`) is quoted in backticks.
 
 use ndarray::ArrayView2;
+
+use crate::matrix::Value;
 use serde::{Deserialize, Serialize};
 
 /// A comparison operator.
@@ -196,14 +198,15 @@ impl Rule {
         self.any_of.iter().flatten().map(|c| c.column)
     }
 
-    /// Whether each row of `x` (columns as the names given to [`Rule::parse`]) satisfies the rule.
-    pub fn flags(&self, x: ArrayView2<f64>) -> Vec<bool> {
+    /// Whether each row of `x` (columns as the names given to [`Rule::parse`]) satisfies the rule, its
+    /// bounds rounded as the values are stored ([`Value::stored`]).
+    pub fn flags<A: Value>(&self, x: ArrayView2<A>) -> Vec<bool> {
         x.rows()
             .into_iter()
             .map(|row| {
                 self.any_of
                     .iter()
-                    .any(|all| all.iter().all(|c| c.op.holds(row[c.column], c.bound)))
+                    .any(|all| all.iter().all(|c| c.op.holds(row[c.column].into(), A::stored(c.bound))))
             })
             .collect()
     }
@@ -230,7 +233,7 @@ pub struct RuleComparison {
 
 impl RuleComparison {
     /// Compares `rule` with `probabilities` on rows `x` with `labels`.
-    pub fn evaluate(rule: &Rule, x: ArrayView2<f64>, labels: &[bool], probabilities: &[f64]) -> RuleComparison {
+    pub fn evaluate<A: Value>(rule: &Rule, x: ArrayView2<A>, labels: &[bool], probabilities: &[f64]) -> RuleComparison {
         let flags = rule.flags(x);
         let positives = labels.iter().filter(|&&y| y).count().max(1) as f64;
         let flagged = flags.iter().filter(|&&f| f).count();
@@ -271,6 +274,13 @@ mod tests {
             [0.79, 2.0, 1.0]
         ];
         assert_eq!(rule.flags(x.view()), [true, true, false, true, false]);
+        // In the f32 training matrix 0.8 is 0.800000011…, and the bound is rounded alike.
+        assert_eq!(
+            rule.flags(x.mapv(|v| v as f32).view()),
+            [true, true, false, true, false]
+        );
+        let below = Rule::parse("r", "usage <= 0.7", &names()).unwrap();
+        assert_eq!(below.flags(array![[0.7f32, 0.0, 0.0]].view()), [true]);
     }
 
     #[test]

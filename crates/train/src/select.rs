@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::logistic::{LogisticError, LogisticParams};
 use crate::matrix::{LabelledMatrix, Standardizer};
 use crate::metrics::{Metrics, MetricsError};
+use crate::model::{LinearModel, Model};
 
 /// The default candidates: λ from 10⁻³ to 10³, a factor of 10 apart.
 pub const L2_GRID: [f64; 7] = [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0];
@@ -66,22 +67,25 @@ pub fn choose_l2(
     grid: &[f64],
     prior_shift: f64,
 ) -> Result<(Candidate, Vec<Candidate>), SelectError> {
-    let standardizer = Standardizer::fit(&train.x);
-    let (x_train, x_validation) = (standardizer.transform(&train.x), standardizer.transform(&validation.x));
+    let standardizer = Standardizer::fit(train.x.view());
     let mut table = Vec::with_capacity(grid.len());
     let mut converged = Vec::with_capacity(grid.len());
     let mut candidates = grid.to_vec();
     let mut extensions = 0;
     while let Some(&l2) = candidates.get(table.len()) {
-        let mut model = LogisticParams::default()
+        let fitted = LogisticParams::default()
             .l2(l2)
             .check()
-            .and_then(|p| p.fit(x_train.view(), &train.labels))
+            .and_then(|p| p.fit_standardized(train.x.view(), &standardizer, &train.labels))
             .map_err(SelectError::Fit)?;
-        converged.push(model.warn_unless_converged(l2, "it is not chosen"));
-        model.intercept += prior_shift;
-        let p = model.predict_proba(x_validation.view());
-        let metrics = Metrics::evaluate(&validation.labels, p.as_slice().expect("contiguous"))
+        converged.push(fitted.warn_unless_converged(l2, "it is not chosen"));
+        let model = Model::Logistic(LinearModel {
+            l2,
+            standardizer: standardizer.clone(),
+            intercept: fitted.intercept + prior_shift,
+            weights: fitted.weights.to_vec(),
+        });
+        let metrics = Metrics::evaluate(&validation.labels, &model.predict(validation.x.view()))
             .map_err(SelectError::Validation)?;
         table.push(Candidate {
             l2,
@@ -142,7 +146,7 @@ mod tests {
             })
             .collect();
         LabelledMatrix {
-            x,
+            x: x.mapv(|v| v as f32).into_shared(),
             labels,
             as_of: vec![0; n],
             names: (0..d).map(|j| format!("f{j}")).collect(),

@@ -594,9 +594,8 @@ fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Res
 fn importances(model: &Model, rows: &LabelledMatrix, permutation: &[(f64, f64)]) -> Vec<Importance> {
     let (coefficients, errors, gains) = match model {
         Model::Logistic(m) => {
-            let z = m.standardizer.transform(&rows.x);
             let weights = ndarray::ArrayView1::from(&m.weights);
-            let errors = crate::logistic::standard_errors(m.intercept, weights, z.view(), m.l2);
+            let errors = crate::logistic::standard_errors(m.intercept, weights, rows.x.view(), &m.standardizer, m.l2);
             (Some(m.weights.clone()), errors, None)
         }
         Model::Boosted(b) => {

@@ -166,7 +166,7 @@ fn a_path_too_long_to_tabulate_gives_the_shapley_values_too() {
 fn contributions_add_up_to_the_raw_log_odds() {
     let (x, labels) = data(4000, 6, 11);
     let rows = LabelledMatrix {
-        x: x.clone(),
+        x: x.mapv(|v| v as f32).into_shared(),
         labels: labels.clone(),
         as_of: vec![0; x.nrows()],
         names: (0..6).map(|j| format!("f{j}")).collect(),

@@ -159,7 +159,14 @@ fn standard_errors_match_the_closed_form_of_a_two_by_two_table() {
     let odds_ratio: f64 = (30.0 / 150.0) / (20.0 / 400.0);
     assert!((model.weights[0] - odds_ratio.ln()).abs() < 1e-9);
     let expected = (1.0 / 400.0 + 1.0 / 20.0 + 1.0 / 150.0 + 1.0 / 30.0_f64).sqrt();
-    let se = standard_errors(model.intercept, model.weights.view(), x.view(), 0.0).unwrap();
+    let se = standard_errors(
+        model.intercept,
+        model.weights.view(),
+        x.view(),
+        &Standardizer::identity(1),
+        0.0,
+    )
+    .unwrap();
     assert!((se[0] - expected).abs() < 1e-9, "{} vs {expected}", se[0]);
 }
 
@@ -169,7 +176,7 @@ fn heavy_tails() -> (Array2<f64>, Fixture) {
     let fixture: Fixture = serde_json::from_str(include_str!("fixtures/heavy_tails.json")).unwrap();
     let (n, d) = (fixture.x.len(), fixture.x[0].len());
     let raw = Array2::from_shape_vec((n, d), fixture.x.concat()).unwrap();
-    (Standardizer::fit_linear(&raw).transform(&raw), fixture)
+    (Standardizer::fit_linear(raw.view()).transform(raw.view()), fixture)
 }
 
 #[test]

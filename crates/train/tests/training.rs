@@ -31,7 +31,7 @@ fn snapshots(weeks: i64, per_week: usize, rate: f64, seed: u64) -> LabelledMatri
         })
         .collect();
     LabelledMatrix {
-        x,
+        x: x.mapv(|v| v as f32).into_shared(),
         labels,
         as_of: (0..n).map(|i| MONDAY + (i / per_week) as i64 * 7 * DAY).collect(),
         names: ["usage", "seats", "integrations", "noise"].map(String::from).to_vec(),
