@@ -85,7 +85,7 @@ pub fn fixture() -> Dir {
 }
 
 /// A folder with `pql.toml` and the three CSV tables it names.
-fn history(config: &str, accounts: &str, conversions: &str, events: &str) -> Dir {
+pub fn history(config: &str, accounts: &str, conversions: &str, events: &str) -> Dir {
     let dir = Dir::new();
     dir.write("pql.toml", config);
     dir.write("accounts.csv", accounts);

@@ -860,3 +860,86 @@ fn sql_event_values_match_pql() {
 fn sql_declared_and_plan_features_match_pql() {
     assert_fixture_sql_matches_pql(&crate::features::declared_fixture(), "trial_days_left");
 }
+
+#[test]
+fn sql_reads_nanosecond_utc_timestamps_as_pql_does() {
+    // pandas writes `timestamp[ns, tz=UTC]`; DuckDB has no `epoch_us` of that type. The engines read the
+    // fixture as Parquet with such columns, pql reads the same instants from its CSV files.
+    let dir = crate::features::declared_fixture();
+    for (name, time) in [
+        ("events", "timestamp"),
+        ("accounts", "signup_at"),
+        ("conversions", "converted_at"),
+    ] {
+        let mut frame = read_csv(&dir.join(&format!("{name}.csv")));
+        let instants: Vec<Option<i64>> = frame
+            .column(time)
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|t| t.and_then(pql_data::input::parse_timestamp).map(|us| us * 1_000 + 7))
+            .collect();
+        let instants = Series::new(time.into(), instants)
+            .cast(&DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)))
+            .unwrap();
+        frame.with_column(instants.into_column()).unwrap();
+        ParquetWriter::new(File::create(dir.join(&format!("{name}.parquet"))).unwrap())
+            .finish(&mut frame)
+            .unwrap();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = python_environment("engines-venv", &root.join("tests/engines/requirements.txt"));
+    let pql = dir.join("pql.parquet");
+    let options = ["--from", "2025-03-03", "--to", "2025-03-17"];
+    dir.pql_ok(
+        &[
+            &["features", "--config", "pql.toml", "--out", pql.to_str().unwrap()][..],
+            &options,
+        ]
+        .concat(),
+    );
+    let mut plan = Plan::default();
+    plan_features(&mut plan, &dir, &ENGINES, &options, &tables(&dir, "parquet"), &pql);
+    plan.run(&venv, &dir);
+}
+
+#[test]
+fn sql_per_event_features_are_those_pql_features_computes_for_the_same_dates() {
+    // `b` outnumbers `a` only after the snapshot: `pql features --as-of` counts `a` one by one, and so
+    // must the script of `pql sql --as-of`.
+    let dir = crate::features::history(
+        "[inputs]\nevents = \"events.csv\"\naccounts = \"accounts.csv\"\nconversions = \"conversions.csv\"\n\
+         [events]\nper_event = 1\n[label]\nhorizon_days = 7\n",
+        "account_id,signup_at\nA,2025-03-01T00:00:00Z\n",
+        "account_id,converted_at\n",
+        "account_id,user_id,event,timestamp\nA,u1,a,2025-03-02T10:00:00Z\nA,u1,a,2025-03-03T10:00:00Z\n\
+         A,u1,b,2025-03-04T10:00:00Z\nA,u1,b,2025-03-20T10:00:00Z\nA,u1,b,2025-03-21T10:00:00Z\n",
+    );
+    dir.pql_ok(&[
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "f.parquet",
+    ]);
+    let features = read_parquet(&dir.join("f.parquet"));
+    assert!(features.column("a_count").is_ok() && features.column("b_count").is_err());
+    dir.pql_ok(&[
+        "sql",
+        "--config",
+        "pql.toml",
+        "--dialect",
+        "duckdb",
+        "--as-of",
+        "2025-03-10",
+        "--out",
+        "f.sql",
+    ]);
+    let script = std::fs::read_to_string(dir.join("f.sql")).unwrap();
+    assert!(script.contains("a_count") && !script.contains("b_count"), "{script}");
+}

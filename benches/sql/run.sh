@@ -7,7 +7,8 @@
 #
 # Environment: SIZES (default 10M), REPEATS (3), TIMEOUT (3600 s per run), SPARK_MASTER (local[2]),
 # SPARK_DRIVER_MEMORY (8g), SPARK_CONF (space-separated KEY=VALUE Spark settings), PQL (the binary, default target/release/pql), FROM/TO (2025-05-05/2025-06-23),
-# TOOLS (default "pql duckdb spark").
+# TOOLS (default "pql duckdb spark"), HISTORY (a folder with a pql.toml and its inputs, e.g. another
+# generator's history, run instead of SIZES).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +26,7 @@ SPARK_MASTER="${SPARK_MASTER:-local[2]}"
 SPARK_DRIVER_MEMORY="${SPARK_DRIVER_MEMORY:-8g}"
 SPARK_CONF="${SPARK_CONF:-}"
 TOOLS="${TOOLS:-pql duckdb spark}"
+HISTORY="${HISTORY:-}"  # a folder holding a pql.toml and its inputs, used instead of generated sizes
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -56,21 +58,30 @@ mkdir -p "$OUT"
 : >"$RESULTS"
 declare -A EQUAL
 
+[[ -z "$HISTORY" ]] || SIZES="$(basename "$HISTORY")"
 for size in $SIZES; do
   dir="$DATA/$size"
   out="$OUT/$size"
   mkdir -p "$out"
 
-  # (b) The dataset, shared with benches/features.
-  if [[ -f "$dir/pql.toml" && -f "$dir/events.parquet" ]]; then
+  # (b) The dataset, shared with benches/features; or the history given, its inputs named by its config.
+  if [[ -n "$HISTORY" ]]; then
+    dir="$(cd "$HISTORY" && pwd)"
+    log "history $dir"
+  elif [[ -f "$dir/pql.toml" && -f "$dir/events.parquet" ]]; then
     log "dataset $size present in $dir"
   else
     log "generating $size events into $dir"
     rm -rf "$dir"
     "$PQL" generate --accounts "$(accounts_for "$size")" --seed 42 --out "$dir" >&2
   fi
-  tables=(--table "events=$dir/events.parquet" --table "accounts=$dir/accounts.parquet"
-    --table "conversions=$dir/conversions.parquet")
+  mapfile -t tables < <("$PY" -c '
+import os, sys, tomllib
+inputs = tomllib.load(open(sys.argv[1], "rb"))["inputs"]
+for name in ("events", "accounts", "conversions"):
+    print("--table")
+    print(f"{name}={os.path.join(os.path.dirname(sys.argv[1]), inputs[name])}")
+' "$dir/pql.toml")
 
   # (c) The scripts: written once, outside the timings (pql sql takes milliseconds).
   for dialect in duckdb spark; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak memory and wall time of `pql train` on a table of millions of labelled rows, beside LightGBM on the
-# same rows (the table read with pyarrow into numpy float32, as a careful notebook would).
+# same rows (read column by column into one float32 numpy array, as a careful notebook would).
 #
 #   benches/train/large.sh FEATURES.parquet CONFIG [LABELLED_ROWS] [FEATURES]   # defaults 13000000 70
 #
@@ -8,7 +8,7 @@
 # features.parquet after `benches/quality/run.sh teamchat`) and CONFIG its pql.toml; scale_table.py copies
 # its rows (each copy a new set of account ids) to LABELLED_ROWS labelled rows with FEATURES feature
 # columns. Each run is timed RUNS times (default 3) with GNU time; target/bench-out/large/results.md gives
-# medians of wall time and peak RSS. MODELS (default "logistic boosted") are the `--model` values run.
+# medians of wall time and peak RSS. MODELS (default "logistic boosted"; empty for none) are the `--model` values run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 USAGE="usage: large.sh FEATURES.parquet CONFIG [LABELLED_ROWS] [FEATURES]"
@@ -17,7 +17,7 @@ CONFIG="${2:?$USAGE}"
 LABELLED="${3:-13000000}"
 COUNT="${4:-70}"
 RUNS="${RUNS:-3}"
-read -r -a MODELS <<<"${MODELS:-logistic boosted}"
+read -r -a MODELS <<<"${MODELS-logistic boosted}"
 PQL="${PQL:-$ROOT/target/release/pql}"
 OUT="$ROOT/target/bench-out/large"
 TABLE="$OUT/features-$LABELLED-$COUNT.parquet"
@@ -39,7 +39,7 @@ peer_python
 for model in "${MODELS[@]}"; do
   read -r wall peak < <(measure "$OUT" "$RUNS" "$PQL" train --config "$CONFIG" --features "$TABLE" --model "$model" --backtest 0 \
     --out "$OUT/models-$model")
-  auc="$(grep -o 'validation ROC AUC [0-9.]*' "$OUT/last.log" | head -1 | awk '{print $4}')"
+  auc="$(awk -v m="$model" '$1 == m && $2 ~ /^0\./ {print $2; exit}' "$OUT/last.log")"
   echo "| pql train --model $model --backtest 0 | $wall | $peak | ${auc:--} |" >>"$OUT/results.md"
 done
 read -r wall peak < <(measure "$OUT" "$RUNS" "$PY" -c '
@@ -48,15 +48,16 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-table = pq.read_table(sys.argv[1])
-table = table.filter(pc.is_valid(table.column("label")))
-y = table.column("label").to_numpy().astype(np.int8)
-x = np.empty((table.num_rows, table.num_columns - 3), dtype=np.float32)
-for j, name in enumerate(table.column_names[3:]):
-    x[:, j] = table.column(name).to_numpy()
-del table
+path = sys.argv[1]
+labels = pq.read_table(path, columns=["label"]).column("label")
+kept = pc.is_valid(labels)
+y = pc.filter(labels, kept).to_numpy().astype(np.int8)
+names = pq.read_schema(path).names[3:]
+x = np.empty((len(y), len(names)), dtype=np.float32)
+for j, name in enumerate(names):  # one column at a time: the table is never held whole
+    x[:, j] = pc.filter(pq.read_table(path, columns=[name]).column(name), kept).to_numpy()
 model = lgb.LGBMClassifier(n_estimators=100, learning_rate=0.05, num_leaves=31, n_jobs=2, verbose=-1)
 model.fit(x, y)
 ' "$TABLE")
-echo "| LightGBM 100 trees, one fit on every labelled row (pyarrow to float32 numpy) | $wall | $peak | - |" >>"$OUT/results.md"
+echo "| LightGBM 100 trees, one fit on every labelled row (read column by column into float32 numpy) | $wall | $peak | - |" >>"$OUT/results.md"
 cat "$OUT/results.md"

@@ -677,7 +677,7 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                             pql_score::Scorer::for_config(artifact, &config)?;
                             pql_features::catalog::catalog(&config, &Vocabulary::of_defs(&artifact.features))
                         }
-                        None => pql_features::describe(&config).context(
+                        None => pql_features::describe_for(&config, &dates).context(
                             "the categorical levels and per-event features come from the inputs, as in `pql \
                              features`, or from a model (--model)",
                         )?,

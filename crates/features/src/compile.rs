@@ -7,7 +7,7 @@
 use polars::prelude::*;
 
 use crate::catalog::{Aggregation, EventSet, FeatureDef, Missing, Window, PLAN};
-use crate::prepare::{period_id, DailyNeeds, Prepared, DAY_US};
+use crate::prepare::{account_and_event, period_id, DailyNeeds, Prepared, DAY_US};
 
 /// Whether a definition reads one event's own counts ([`Prepared::event_days`]) rather than the daily table.
 fn reads_event_days(def: &FeatureDef) -> Option<&str> {
@@ -202,11 +202,10 @@ impl EventDayAggregates {
             .clone()
             .lazy()
             .filter(col("day").lt_eq(lit(k)))
-            .group_by([col("acc"), col("ev")])
+            .group_by([col("key")])
             .agg(aggregations)
             .collect()?;
-        let acc = grouped.column("acc")?.u32()?;
-        let ev = grouped.column("ev")?.u32()?;
+        let keys = grouped.column("key")?.u64()?;
         let mut by_event: Vec<Vec<usize>> = Vec::new();
         let mut sources = Vec::with_capacity(self.outputs.len());
         for (o, (event, from, _)) in self.outputs.iter().enumerate() {
@@ -218,7 +217,8 @@ impl EventDayAggregates {
             sources.push(grouped.column(from)?.f64()?);
         }
         let mut values: Vec<Vec<Option<f64>>> = vec![vec![None; accounts]; self.outputs.len()];
-        for ((acc, ev), row) in acc.into_no_null_iter().zip(ev.into_no_null_iter()).zip(0..) {
+        for (key, row) in keys.into_no_null_iter().zip(0..) {
+            let (acc, ev) = account_and_event(key);
             for &o in by_event.get(ev as usize).map_or(&[][..], Vec::as_slice) {
                 values[o][acc as usize] = sources[o].get(row);
             }

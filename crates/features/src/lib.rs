@@ -444,6 +444,14 @@ pub fn describe(config: &Config) -> Result<Vec<FeatureDef>, FeatureError> {
     Ok(catalog::catalog(config, &vocabulary_of(config)?))
 }
 
+/// The feature dictionary `pql features` computes for the snapshots `dates`: its per-event features are
+/// the most frequent product events up to the latest of them, as [`FeatureBuilder::new`] chooses them.
+pub fn describe_for(config: &Config, dates: &[NaiveDate]) -> Result<Vec<FeatureDef>, FeatureError> {
+    check_declared(config)?;
+    let until = dates.iter().max().map(|&d| epoch_day(d) * prepare::DAY_US);
+    Ok(catalog::catalog(config, &vocabulary_until(config, until)?))
+}
+
 /// Refuses a declared feature named like a built-in one.
 fn check_declared(config: &Config) -> Result<(), FeatureError> {
     match catalog::clashing_declared(config) {
@@ -459,10 +467,15 @@ fn check_declared(config: &Config) -> Result<(), FeatureError> {
 /// The columns the data gives the dictionary: the most frequent levels of each categorical attribute in the
 /// accounts table, and the `[events] per_event` most frequent product events of the events file.
 pub fn vocabulary_of(config: &Config) -> Result<Vocabulary, FeatureError> {
+    vocabulary_until(config, None)
+}
+
+/// [`vocabulary_of`] with the events counted up to `until` (μs; every event when `None`).
+fn vocabulary_until(config: &Config, until: Option<i64>) -> Result<Vocabulary, FeatureError> {
     let accounts = pql_data::input::read_accounts(config)?;
     Ok(Vocabulary {
         levels: levels_of(&accounts, config)?,
-        ..frequent_events(config, None)?
+        ..frequent_events(config, until)?
     })
 }
 

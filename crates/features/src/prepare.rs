@@ -167,9 +167,10 @@ pub struct Prepared {
     pub users: DataFrame,
     /// Product events inside the windowed-distinct spans of the requested snapshots: `acc`, `day`, `ev`.
     pub recent: DataFrame,
-    /// One row per account, day and event of [`DailyNeeds::named`]: `acc`, `day`, `ev` (the index in
-    /// `named`), `n` (count), `first` and `last` (earliest and latest μs), `value` (the sum of the events' values, 0 when none has
-    /// one) and `valued` (events with a value).
+    /// One row per account, day and event of [`DailyNeeds::named`]: `key` (the account and event in one
+    /// sorted integer, see [`account_and_event`]), `acc`, `day`, `ev` (the index in `named`), `n` (count),
+    /// `first` and `last` (earliest and latest μs), `value` (the sum of the events' values, 0 when none
+    /// has one) and `valued` (events with a value); ordered by key, then day.
     pub event_days: DataFrame,
     /// What `daily` holds.
     pub needs: DailyNeeds,
@@ -1204,8 +1205,8 @@ impl<'a> Builder<'a> {
             }
         }
         columns.extend(periods);
-        let daily = DataFrame::new_infer_height(columns)?;
-        let first_use = DataFrame::new_infer_height(vec![
+        let daily = by_account(DataFrame::new_infer_height(columns)?)?;
+        let first_use = by_account(DataFrame::new_infer_height(vec![
             Column::new("acc".into(), self.f_acc),
             Column::new("ev".into(), self.f_ev),
             Column::new("first_ts".into(), self.f_ts),
@@ -1213,17 +1214,24 @@ impl<'a> Builder<'a> {
             Column::new("is_product".into(), self.f_product),
             Column::new("is_key".into(), self.f_key),
             Column::new("product_rank".into(), self.f_rank),
-        ])?;
-        let users = DataFrame::new_infer_height(vec![
+        ])?)?;
+        let users = by_account(DataFrame::new_infer_height(vec![
             Column::new("acc".into(), self.u_acc),
             Column::new("first_ts".into(), self.u_ts),
-        ])?;
+        ])?)?;
         let recent = DataFrame::new_infer_height(vec![
             Column::new("acc".into(), self.r_acc),
             Column::new("day".into(), self.r_day),
             Column::new("ev".into(), self.r_ev),
         ])?;
+        let keys: Vec<u64> = self
+            .e_acc
+            .iter()
+            .zip(&self.e_ev)
+            .map(|(&acc, &ev)| event_key(acc, ev))
+            .collect();
         let event_days = DataFrame::new_infer_height(vec![
+            Column::new("key".into(), keys),
             Column::new("acc".into(), self.e_acc),
             Column::new("day".into(), self.e_day),
             Column::new("ev".into(), self.e_ev),
@@ -1233,8 +1241,45 @@ impl<'a> Builder<'a> {
             Column::new("value".into(), self.e_value),
             Column::new("valued".into(), self.e_valued),
         ])?;
+        let event_days = sorted_by(event_days, "key")?;
         Ok((daily, first_use, users, recent, event_days))
     }
+}
+
+/// The key of an account's event in [`Prepared::event_days`]: the account in the high bits, so keys
+/// sort by account, then event.
+fn event_key(acc: u32, ev: u32) -> u64 {
+    (u64::from(acc) << 32) | u64::from(ev)
+}
+
+/// The account and event of an [`Prepared::event_days`] key.
+pub fn account_and_event(key: u64) -> (u32, u32) {
+    ((key >> 32) as u32, key as u32)
+}
+
+/// `frame` ordered by `acc` (each account's rows keep their order), flagged as sorted.
+fn by_account(frame: DataFrame) -> PolarsResult<DataFrame> {
+    sorted_by(frame, "acc")
+}
+
+/// `frame` ordered by the integer column `key` (rows with one key keep their order: by day, in every
+/// table built here), and the column flagged as sorted, so that polars groups by it in runs of rows
+/// instead of hashing, snapshot after snapshot.
+fn sorted_by(frame: DataFrame, key: &str) -> PolarsResult<DataFrame> {
+    let column = frame.column(key)?.as_materialized_series().clone();
+    let ascending = {
+        let values = column.cast(&DataType::UInt64)?;
+        let values = values.u64()?;
+        values.into_no_null_iter().is_sorted()
+    };
+    let mut frame = match ascending {
+        true => frame,
+        false => frame.sort([key], SortMultipleOptions::default().with_maintain_order(true))?,
+    };
+    let mut column = frame.column(key)?.as_materialized_series().clone();
+    column.set_sorted_flag(polars::series::IsSorted::Ascending);
+    frame.with_column(column.into_column())?;
+    Ok(frame)
 }
 
 #[cfg(test)]

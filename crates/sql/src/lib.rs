@@ -121,10 +121,13 @@ impl Dialect {
         }
     }
 
-    /// A timestamp (or date) column as microseconds since the epoch.
+    /// A timestamp (or date) column as microseconds since the epoch, whatever its unit and time zone
+    /// (DuckDB has no `epoch_us` of `TIMESTAMPTZ_NS`, which pandas writes): through `TIMESTAMPTZ`, which
+    /// floors nanoseconds as pql does, a timestamp without a zone read as UTC (the session's zone, set in
+    /// the header).
     fn epoch_us(self, column: &str) -> String {
         match self {
-            Dialect::DuckDb => format!("epoch_us({column})"),
+            Dialect::DuckDb => format!("epoch_us(CAST({column} AS TIMESTAMPTZ))"),
             Dialect::Spark => format!("unix_micros(CAST({column} AS TIMESTAMP))"),
         }
     }
@@ -285,8 +288,10 @@ fn header(what: &[String], tables: &Tables, dialect: Dialect) -> String {
         tables.events, tables.accounts, tables.conversions
     ));
     let mut header: String = lines.iter().map(|line| comment(line) + "\n").collect();
-    if dialect == Dialect::Spark {
-        header.push_str("SET spark.sql.session.timeZone = UTC;\nSET spark.sql.parser.escapedStringLiterals = false;\n");
+    match dialect {
+        Dialect::DuckDb => header.push_str("SET TimeZone = 'UTC';\n"),
+        Dialect::Spark => header
+            .push_str("SET spark.sql.session.timeZone = UTC;\nSET spark.sql.parser.escapedStringLiterals = false;\n"),
     }
     header
 }
