@@ -33,13 +33,15 @@ peer_python
 {
   echo "benches/train/large.sh on $(basename "$TABLE") (from $SOURCE), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, medians of $RUNS"
   echo
-  echo "| run | wall s | peak RSS MB | validation ROC AUC |"
+  echo "| run | wall s | peak RSS MiB | validation ROC AUC (calibrated) |"
   echo "|---|---:|---:|---:|"
 } >"$OUT/results.md"
 for model in "${MODELS[@]}"; do
   read -r wall peak < <(measure "$OUT" "$RUNS" "$PQL" train --config "$CONFIG" --features "$TABLE" --model "$model" --backtest 0 \
     --out "$OUT/models-$model")
-  auc="$(awk -v m="$model" '$1 == m && $2 ~ /^0\./ {print $2; exit}' "$OUT/last.log")"
+  id="$(awk '$1 == "model" && $3 ~ /^\(/ {print $2; exit}' "$OUT/last.log")"
+  auc="$("$PY" -c 'import json, sys; print("%.4f" % json.load(open(sys.argv[1]))["validation"]["roc_auc"])' \
+    "$OUT/models-$model/$id/metrics.json")"
   echo "| pql train --model $model --backtest 0 | $wall | $peak | ${auc:--} |" >>"$OUT/results.md"
 done
 read -r wall peak < <(measure "$OUT" "$RUNS" "$PY" -c '

@@ -342,10 +342,13 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
             ts,
             value,
         } = columns.slices();
-        let mut order: Vec<u32> = (0..columns.len() as u32).collect();
-        order.par_sort_unstable_by_key(|&i| (index_of_code.get(account[i as usize]), ts[i as usize]));
+        // The keys are gathered once and sorted with the row number (equal instants keep file order).
+        let mut order: Vec<(u32, i64, u32)> = (0..columns.len())
+            .map(|i| (index_of_code.get(account[i]), ts[i], i as u32))
+            .collect();
+        order.par_sort_unstable();
         pass = new_pass();
-        for i in order {
+        for (_, _, i) in order {
             let i = i as usize;
             let in_order = pass.visit(account[i], user[i], ev[i], ts[i], value[i]);
             debug_assert!(in_order, "sorted events are in order");

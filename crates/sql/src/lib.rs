@@ -391,9 +391,9 @@ period = "week"
                     assert!(!comment.ends_with('\\') && !comment.ends_with(';'), "{line}");
                 }
             }
-            // Statements end where pql ends them: after the Spark settings and at the end.
+            // Statements end where pql ends them: after the session settings and at the end.
             let ends = script.lines().filter(|line| line.trim_end().ends_with(';')).count();
-            assert_eq!(ends, if dialect == Dialect::Spark { 3 } else { 1 }, "{script}");
+            assert_eq!(ends, if dialect == Dialect::Spark { 3 } else { 2 }, "{script}");
             assert!(script.contains(&dialect.quote(r#"in`du"stry=O'Reilly\"#)), "{script}");
             assert!(
                 script.contains(&dialect.string("k'\nDROP TABLE accounts; --")),
