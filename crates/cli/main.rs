@@ -915,6 +915,8 @@ fn read_labelled(
     let table = pql_features::StoredTable::open(path)?;
     let keys = table.keys()?;
     let unlabelled = keys.column("label").map(|label| label.null_count()).unwrap_or(0);
+    // Each batch is read for every row of the table, then filtered.
+    let batch = (READ_CELLS / keys.height().max(1)).max(1);
     let kept = (params.negative_rate < 1.0).then(|| {
         polars::prelude::BooleanChunked::from_slice("kept".into(), &pql_train::training::rows_to_read(&keys, params))
     });
@@ -924,7 +926,7 @@ fn read_labelled(
     };
     let names: Vec<String> = table.defs.iter().map(|d| d.name.clone()).collect();
     let mut matrix = pql_train::matrix::MatrixBuilder::new(&keys, &names)?;
-    for batch in names.chunks((READ_CELLS / keys.height().max(1)).max(1)) {
+    for batch in names.chunks(batch) {
         matrix.fill(&table.columns(batch, kept.as_ref())?)?;
     }
     Ok((matrix.finish()?, table.defs, unlabelled))
