@@ -447,7 +447,7 @@ fn column_fold<A: Value>(
     x: ArrayView2<A>,
     zero: f64,
     f: impl Fn(usize, f64) -> f64 + Sync,
-    combine: fn(f64, f64) -> f64,
+    combine: impl Fn(f64, f64) -> f64 + Sync,
 ) -> Vec<f64> {
     let d = x.ncols();
     let partials: Vec<Vec<f64>> = x
