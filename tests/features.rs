@@ -6,7 +6,7 @@ use std::fs::File;
 
 use polars::prelude::*;
 
-use crate::util::Dir;
+use crate::util::{read, Dir};
 
 const CONFIG: &str = r#"
 [inputs]
@@ -92,10 +92,6 @@ pub fn history(config: &str, accounts: &str, conversions: &str, events: &str) ->
     dir.write("conversions.csv", conversions);
     dir.write("events.csv", events);
     dir
-}
-
-fn read(path: &std::path::Path) -> DataFrame {
-    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
 }
 
 /// Every value of one row, by column name.
@@ -422,7 +418,53 @@ fn events_after_as_of_never_change_a_row() {
 }
 
 #[test]
-fn eligible_rows_are_the_generators_truth_rows() {
+fn histories_prepared_in_account_ranges_give_the_same_rows() {
+    let dir = generated_history();
+    let features = |config: &str, out: &str, dates: &[&str]| {
+        let output = dir.pql(&[&["features", "--config", config, "--out", out][..], dates].concat());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    // The counts of what was read and left out.
+    let counts = |stderr: &str| {
+        let lines = stderr
+            .lines()
+            .filter(|l| !l.contains(" in ") && !l.starts_with("prepared in "));
+        lines.collect::<Vec<_>>().join("\n")
+    };
+    let range = ["--from", "2025-01-13", "--to", "2025-03-31"];
+    let whole = features("gen/pql.toml", "whole.parquet", &range);
+    // At most 2,000 kept events per range: the generated history (about 100 per account) comes in many
+    // account ranges, each replayed from disk-backed buckets.
+    let config = std::fs::read_to_string(dir.join("gen/pql.toml")).unwrap();
+    dir.write(
+        "gen/ranges.toml",
+        &config.replacen("[inputs]", "[inputs]\nevents_per_range = 2000", 1),
+    );
+    let ranged = features("gen/ranges.toml", "ranges.parquet", &range);
+    assert!(!whole.contains("account ranges"), "{whole}");
+    assert!(
+        ranged.contains("account ranges ([inputs] events_per_range = 2000)"),
+        "{ranged}"
+    );
+    assert_eq!(counts(&whole), counts(&ranged), "the same input report");
+    let by_row = |name: &str| {
+        read(&dir.join(name))
+            .sort(["as_of", "account_id"], SortMultipleOptions::default())
+            .unwrap()
+    };
+    let (whole_rows, ranged_rows) = (by_row("whole.parquet"), by_row("ranges.parquet"));
+    assert!(whole_rows.height() > 1000);
+    assert!(whole_rows.equals_missing(&ranged_rows));
+    // The ranges come in account order: one snapshot's rows are in the same order.
+    features("gen/pql.toml", "one.parquet", &["--as-of", "2025-03-31"]);
+    features("gen/ranges.toml", "one-ranged.parquet", &["--as-of", "2025-03-31"]);
+    assert!(read(&dir.join("one.parquet")).equals_missing(&read(&dir.join("one-ranged.parquet"))));
+}
+
+/// A folder with `pql generate`'s history of 300 accounts over 12 weeks in `gen/`.
+fn generated_history() -> Dir {
     let dir = Dir::new();
     dir.pql_ok(&[
         "generate",
@@ -435,6 +477,30 @@ fn eligible_rows_are_the_generators_truth_rows() {
         "--out",
         "gen",
     ]);
+    dir
+}
+
+#[test]
+fn a_table_written_by_the_library_reads_back_with_its_dictionary() {
+    let dir = fixture();
+    let config = pql_data::Config::load(dir.join("pql.toml")).unwrap();
+    let date = "2025-03-10".parse::<chrono::NaiveDate>().unwrap();
+    let builder = pql_features::FeatureBuilder::new(&config, &pql_features::Snapshots::One(date), None).unwrap();
+    for name in ["library.parquet", "library.csv"] {
+        let path = dir.join(name);
+        let written = builder.write(&path).unwrap();
+        let (frame, defs) = pql_features::read_table(&path).unwrap();
+        assert_eq!(defs, builder.defs(), "{name}");
+        assert_eq!(frame.height(), written.rows, "{name}");
+        assert_eq!(pql_features::StoredTable::open(&path).unwrap().defs, builder.defs());
+    }
+    let report = crate::util::input_report(&dir.join("library.parquet"));
+    assert_eq!(report["events_read"], serde_json::json!(builder.report().events_read));
+}
+
+#[test]
+fn eligible_rows_are_the_generators_truth_rows() {
+    let dir = generated_history();
     dir.pql_ok(&[
         "features",
         "--config",
@@ -1063,4 +1129,109 @@ fn declared_and_plan_features_refuse_what_they_cannot_compute() {
         "x.parquet",
     ]);
     assert!(err.contains("holds no plan"), "{err}");
+}
+
+/// The rows of the dictionary table in `docs/features.md`: (name pattern, family, unit, when undefined).
+fn documented_features() -> Vec<[String; 4]> {
+    let docs =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/features.md")).unwrap();
+    let table = docs
+        .split("## Features, in output order")
+        .nth(1)
+        .expect("the dictionary section");
+    table
+        .lines()
+        .skip_while(|l| !l.starts_with("| `"))
+        .take_while(|l| l.starts_with('|'))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+            let cell = |i: usize| cells[i].trim_matches('`').to_string();
+            [cell(0), cell(1), cell(cells.len() - 2), cell(cells.len() - 1)]
+        })
+        .collect()
+}
+
+/// Whether `name` matches `pattern`, where each `<...>` stands for one or more characters.
+fn matches_pattern(name: &str, pattern: &str) -> bool {
+    let mut literals = Vec::new();
+    let mut rest = pattern;
+    while let Some(open) = rest.find('<') {
+        let close = rest[open..].find('>').map(|c| open + c).expect("a closed <...>");
+        literals.push(&rest[..open]);
+        rest = &rest[close + 1..];
+    }
+    if literals.is_empty() {
+        return name == pattern;
+    }
+    let Some(mut tail) = name.strip_prefix(literals[0]) else {
+        return false;
+    };
+    for literal in &literals[1..] {
+        match tail.get(1..).and_then(|t| t.find(literal)) {
+            Some(at) => tail = &tail[1 + at + literal.len()..],
+            None => return false,
+        }
+    }
+    tail.len() > rest.len() && tail.ends_with(rest)
+}
+
+#[test]
+fn the_documented_dictionary_describes_every_feature_pql_computes() {
+    let documented = documented_features();
+    assert!(documented.len() > 40, "{documented:?}");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/pql.toml");
+    let (valued, declared) = (valued_fixture(), declared_fixture());
+    let configs = [sample, valued.join("pql.toml"), declared.join("pql.toml")];
+    let mut used = vec![false; documented.len()];
+    for path in &configs {
+        let config = pql_data::Config::load(path).unwrap();
+        for def in pql_features::describe(&config).unwrap() {
+            let family = def.family.to_string();
+            // The most specific of the matching patterns (`<event>_value_30d` before `<event>_30d`).
+            let literal_length = |pattern: &str| {
+                pattern
+                    .split('<')
+                    .map(|p| p.rsplit('>').next().unwrap().len())
+                    .sum::<usize>()
+            };
+            let row = (0..documented.len())
+                .filter(|&i| documented[i][1] == family && matches_pattern(&def.name, &documented[i][0]))
+                .max_by_key(|&i| literal_length(&documented[i][0]));
+            let Some(row) = row else {
+                panic!(
+                    "{}: `{}` ({family}) is not in docs/features.md",
+                    path.display(),
+                    def.name
+                )
+            };
+            used[row] = true;
+            let [pattern, _, unit, undefined] = &documented[row];
+            if !["per aggregation", "as given"].contains(&unit.as_str()) {
+                assert_eq!(
+                    *unit,
+                    def.unit.to_string(),
+                    "the unit of `{}` (documented as `{pattern}`)",
+                    def.name
+                );
+            }
+            let missing = def.missing.to_string();
+            if undefined != "per aggregation" && (undefined == "tenure" || missing == "tenure") {
+                assert_eq!(
+                    *undefined, missing,
+                    "`{}` when undefined (documented as `{pattern}`)",
+                    def.name
+                );
+            }
+        }
+    }
+    let unused: Vec<&String> = documented
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(d, _)| &d[0])
+        .collect();
+    assert!(
+        unused.len() <= 10,
+        "documented but computed by none of the configs: {unused:?}"
+    );
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::util::Dir;
+use crate::util::{input_report, read, Dir};
 
 /// A generated history in `data/` (Parquet, times in milliseconds with zone UTC), small enough for debug
 /// builds: 300 accounts over 16 weeks from 2025-01-06.
@@ -31,10 +31,6 @@ fn generated_with(accounts: usize) -> Dir {
         "data",
     ]);
     dir
-}
-
-fn read(path: &Path) -> DataFrame {
-    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
 }
 
 fn write(path: &Path, mut frame: DataFrame) {
@@ -105,19 +101,6 @@ fn with_one_more_event(dir: &Dir, to: &str, at: &str) {
         "events" => append(frame, &[&[account.as_str(), "u", "task_created", at]]),
         _ => frame,
     });
-}
-
-fn input_report(frame_path: &Path) -> serde_json::Value {
-    let mut reader = ParquetReader::new(File::open(frame_path).unwrap());
-    let metadata = reader.get_metadata().unwrap().clone();
-    let value = metadata
-        .key_value_metadata
-        .iter()
-        .flatten()
-        .find(|kv| kv.key == "pql.input_report")
-        .and_then(|kv| kv.value.clone())
-        .unwrap();
-    serde_json::from_str(&value).unwrap()
 }
 
 /// Appends rows (all columns as text, cast to the table's types) to a frame.
@@ -527,6 +510,41 @@ fn ragged_and_non_utf8_csv_rows_and_bad_ndjson_lines_are_named() {
     std::fs::write(dir.join("pql.toml"), config).unwrap();
     let err = dir.pql_err(&["check", "--config", "pql.toml"]);
     assert!(err.contains("events.ndjson: line 12 is not valid JSON"), "{err}");
+}
+
+#[test]
+fn a_bad_value_deep_in_a_streamed_csv_names_its_row() {
+    // Large enough that polars reads the file in several chunks: the row is counted across them.
+    let rows = 300_000;
+    let bad = 250_001;
+    let dir = csv_history(&events_with(rows, bad, "A,u,task,2025-13-02T10:00:00Z"));
+    let features = [
+        "features",
+        "--config",
+        "pql.toml",
+        "--as-of",
+        "2025-02-03",
+        "--out",
+        "f.csv",
+    ];
+    let err = dir.pql_err(&features);
+    assert!(
+        err.contains(&format!(
+            "events.csv: column `timestamp`, row {bad}: cannot read \"2025-13-02T10:00:00Z\""
+        )),
+        "{err}"
+    );
+    assert!(!dir.join("f.csv").exists());
+    // A missing account id deep in the file too.
+    dir.write("events.csv", &events_with(rows, bad, ",u,task,2025-01-02T10:00:00Z"));
+    let err = dir.pql_err(&features);
+    assert!(
+        err.contains(&format!("events.csv: column `account_id`, row {bad}")),
+        "{err}"
+    );
+    // The same file without the bad row reads.
+    dir.write("events.csv", &events_with(rows, 0, ""));
+    dir.pql_ok(&features);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::util::Dir;
+use crate::util::{registry, Dir};
 
 /// A generated history `data/` and its weekly features `features.parquet`.
 fn history() -> Dir {
@@ -52,10 +52,6 @@ fn train_args(seed: &str) -> Vec<&str> {
         "--out",
         "models",
     ]
-}
-
-fn registry(dir: &Dir) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("models/registry.json")).unwrap()).unwrap()
 }
 
 fn ids_with_status(registry: &serde_json::Value, status: &str) -> Vec<String> {
@@ -108,7 +104,7 @@ fn registry_lock_four_parallel_trains() {
         "exactly one run made the first champion: {outputs:#?}"
     );
 
-    let registry = registry(&dir);
+    let registry = registry(&dir, "models");
     let mut listed: Vec<String> = registry["models"]
         .as_array()
         .unwrap()
@@ -148,7 +144,7 @@ fn a_retrain_whose_champion_changed_during_the_run_promotes_nothing() {
     let dir = history();
     let first = trained_id(&dir.pql_ok(&train_args("1")));
     let second = trained_id(&dir.pql_ok(&train_args("2")));
-    assert_eq!(registry(&dir)["champion"], first.as_str());
+    assert_eq!(registry(&dir, "models")["champion"], first.as_str());
 
     // Hold the folder's lock as another writer would, so the retrain (which has read the champion `first`)
     // stops at registering its challenger and says that it waits.
@@ -206,7 +202,7 @@ fn a_retrain_whose_champion_changed_during_the_run_promotes_nothing() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let note = format!("not promoted: the champion changed from {first} to {second} during this run; rerun to compare");
     assert!(stdout.contains(&note), "{stdout}");
-    let registry = registry(&dir);
+    let registry = registry(&dir, "models");
     assert_eq!(registry["champion"], second.as_str());
     let challenger = registry["models"]
         .as_array()

@@ -7,14 +7,10 @@ use std::time::Duration;
 
 use polars::prelude::*;
 
-use crate::util::Dir;
+use crate::util::{registry, Dir};
 
 /// The product changes on this date in `shifted/`; `stable/` is the same seeded history without it.
 const SHIFT: &str = "2025-05-19";
-
-fn registry(dir: &Dir, folder: &str) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join(folder).join("registry.json")).unwrap()).unwrap()
-}
 
 fn champion(dir: &Dir, folder: &str) -> String {
     registry(dir, folder)["champion"].as_str().unwrap().to_string()

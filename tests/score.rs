@@ -7,29 +7,7 @@ use std::fs::File;
 
 use polars::prelude::*;
 
-use crate::util::Dir;
-
-fn read(path: &std::path::Path) -> DataFrame {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => ParquetReader::new(File::open(path).unwrap()).finish().unwrap(),
-        _ => CsvReadOptions::default()
-            .with_has_header(true)
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .unwrap()
-            .finish()
-            .unwrap(),
-    }
-}
-
-fn strings(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
-    let column = frame.column(name).unwrap().cast(&DataType::String).unwrap();
-    column.str().unwrap().iter().map(|s| s.map(str::to_string)).collect()
-}
-
-fn floats(frame: &DataFrame, name: &str) -> Vec<f64> {
-    let column = frame.column(name).unwrap().cast(&DataType::Float64).unwrap();
-    column.f64().unwrap().iter().map(|v| v.unwrap()).collect()
-}
+use crate::util::{floats, read, strings, Dir};
 
 fn bools(frame: &DataFrame, name: &str) -> Vec<bool> {
     let column = frame.column(name).unwrap().cast(&DataType::Boolean).unwrap();

@@ -13,23 +13,9 @@ use std::process::Command;
 use polars::prelude::*;
 use serde_json::{json, Value};
 
-use crate::util::{python_environment, Dir};
+use crate::util::{optional_floats, python_environment, read, Dir};
 
 const ENGINES: [&str; 2] = ["duckdb", "spark"];
-
-fn read_parquet(path: &Path) -> DataFrame {
-    ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
-}
-
-fn read_csv(path: &Path) -> DataFrame {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(None)
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .unwrap()
-        .finish()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// Runs `tests/engines/run_sql.py` on the jobs (see there) with one engine.
 fn run(venv: &Path, engine: &str, dir: &Dir, jobs: &[Value]) {
@@ -67,11 +53,6 @@ fn texts(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
     column.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
 }
 
-fn floats(frame: &DataFrame, name: &str) -> Vec<Option<f64>> {
-    let column = frame.column(name).unwrap().cast(&DataType::Float64).unwrap();
-    column.f64().unwrap().iter().collect()
-}
-
 /// Row indices sorted by `(as_of, account_id)`.
 fn order(frame: &DataFrame) -> Vec<usize> {
     let (ids, times) = (texts(frame, "account_id"), texts(frame, "as_of"));
@@ -96,7 +77,7 @@ fn assert_same_features(engine: &DataFrame, expected: &DataFrame, what: &str) {
     let ids = texts(expected, "account_id");
     let mut largest = 0.0f64;
     for name in names(expected).iter().skip(3) {
-        let (x, y) = (floats(engine, name), floats(expected, name));
+        let (x, y) = (optional_floats(engine, name), optional_floats(expected, name));
         for (&i, &j) in a.iter().zip(&b) {
             let (x, y) = (x[i].unwrap_or(f64::NAN), y[j].expect("pql features has no nulls"));
             let difference = (x - y).abs();
@@ -110,7 +91,10 @@ fn assert_same_features(engine: &DataFrame, expected: &DataFrame, what: &str) {
 /// An engine's scores against `pql score`: most probable first, the same rows, probabilities within 1e-9,
 /// the same tier, flag and model id, and the same reasons when `reasons` (else none).
 fn assert_same_scores(engine: &DataFrame, expected: &DataFrame, reasons: bool, what: &str) {
-    let probabilities: Vec<f64> = floats(engine, "probability").into_iter().map(Option::unwrap).collect();
+    let probabilities: Vec<f64> = optional_floats(engine, "probability")
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
     assert!(
         probabilities.windows(2).all(|w| w[0] >= w[1]),
         "{what}: most probable first"
@@ -119,7 +103,10 @@ fn assert_same_scores(engine: &DataFrame, expected: &DataFrame, reasons: bool, w
     assert_eq!(names(engine), names(expected), "{what}: columns");
     assert_eq!(engine.height(), expected.height(), "{what}: rows");
     let (a, b) = (order(engine), order(expected));
-    let (p, q) = (floats(engine, "probability"), floats(expected, "probability"));
+    let (p, q) = (
+        optional_floats(engine, "probability"),
+        optional_floats(expected, "probability"),
+    );
     let mut largest = 0.0f64;
     for (&i, &j) in a.iter().zip(&b) {
         largest = largest.max((p[i].unwrap() - q[j].unwrap()).abs());
@@ -189,7 +176,7 @@ fn assert_same_report(engine: &DataFrame, expected: &serde_json::Map<String, Val
         assert!(names.contains(&key.as_str()), "{what}: no column {key}");
     }
     for name in names {
-        let got = floats(engine, name)[0];
+        let got = optional_floats(engine, name)[0];
         let want = expected.get(name).and_then(Value::as_f64).unwrap_or(0.0);
         assert_eq!(got, Some(want), "{what}: {name}");
     }
@@ -260,15 +247,15 @@ impl Plan {
         for (what, check) in &self.checks {
             match check {
                 Check::Features { engine_csv, pql } => {
-                    assert_same_features(&read_csv(Path::new(engine_csv)), &read_parquet(pql), what)
+                    assert_same_features(&read(Path::new(engine_csv)), &read(pql), what)
                 }
                 Check::Scores {
                     engine_csv,
                     pql,
                     reasons,
-                } => assert_same_scores(&read_csv(Path::new(engine_csv)), &read_parquet(pql), *reasons, what),
+                } => assert_same_scores(&read(Path::new(engine_csv)), &read(pql), *reasons, what),
                 Check::Report { engine_csv, expected } => {
-                    assert_same_report(&read_csv(Path::new(engine_csv)), expected, what)
+                    assert_same_report(&read(Path::new(engine_csv)), expected, what)
                 }
             }
         }
@@ -431,8 +418,8 @@ fn duckdb_and_spark_compute_the_features_and_scores_of_pql() {
         ];
         args.extend(range);
         generated.pql_ok(&args);
-        let frame = read_parquet(&features);
-        assert!(floats(&frame, "industry_other").contains(&Some(1.0)));
+        let frame = read(&features);
+        assert!(optional_floats(&frame, "industry_other").contains(&Some(1.0)));
         let scores = generated.join(&format!("pql-{kind}-scores.parquet"));
         generated.pql_ok(&[
             "score",
@@ -744,7 +731,7 @@ fn sql_quotes_and_backslashes_in_event_names_and_levels_match_pql() {
         "--out",
         pql.to_str().unwrap(),
     ]);
-    let frame = read_parquet(&pql);
+    let frame = read(&pql);
     let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
     for name in [
         "industry=O'Reilly",
@@ -825,7 +812,7 @@ fn sql_history_before_1970_matches_pql() {
         ]
         .concat(),
     );
-    assert!(read_parquet(&pql).height() > 10);
+    assert!(read(&pql).height() > 10);
     let mut plan = Plan::default();
     plan_features(&mut plan, &dir, &ENGINES, &options, &tables(&dir, "csv"), &pql);
     plan.run(&venv, &dir);
@@ -850,7 +837,7 @@ fn assert_fixture_tables_match_pql(dir: &Dir, column: &str, extension: &str, eng
         ]
         .concat(),
     );
-    assert!(read_parquet(&pql).column(column).is_ok(), "no {column}");
+    assert!(read(&pql).column(column).is_ok(), "no {column}");
     let mut plan = Plan::default();
     plan_features(&mut plan, dir, engines, &options, &tables(dir, extension), &pql);
     plan.run(&venv, dir);
@@ -877,7 +864,7 @@ fn sql_reads_nanosecond_utc_timestamps_as_pql_does() {
         ("accounts", "signup_at"),
         ("conversions", "converted_at"),
     ] {
-        let mut frame = read_csv(&dir.join(&format!("{name}.csv")));
+        let mut frame = read(&dir.join(&format!("{name}.csv")));
         let instants: Vec<Option<i64>> = frame
             .column(time)
             .unwrap()
@@ -920,7 +907,7 @@ fn sql_per_event_features_are_those_pql_features_computes_for_the_same_dates() {
         "--out",
         "f.parquet",
     ]);
-    let features = read_parquet(&dir.join("f.parquet"));
+    let features = read(&dir.join("f.parquet"));
     assert!(features.column("a_count").is_ok() && features.column("b_count").is_err());
     dir.pql_ok(&[
         "sql",

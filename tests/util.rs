@@ -107,3 +107,73 @@ pub fn python_environment(name: &str, requirements: &Path) -> PathBuf {
     std::fs::write(&stamp, wanted).unwrap();
     venv
 }
+
+/// The input report stored in a Parquet feature table's footer.
+pub fn input_report(path: &Path) -> serde_json::Value {
+    use polars::prelude::SerReader;
+    let file = std::fs::File::open(path).expect("open the feature table");
+    let metadata = polars::prelude::ParquetReader::new(file)
+        .get_metadata()
+        .unwrap()
+        .clone();
+    let value = metadata
+        .key_value_metadata
+        .iter()
+        .flatten()
+        .find(|kv| kv.key == pql_features::INPUT_REPORT_KEY)
+        .and_then(|kv| kv.value.clone())
+        .expect("an input report in the footer");
+    serde_json::from_str(&value).unwrap()
+}
+
+/// A Parquet or CSV file (by extension) as a frame; CSV types are inferred from every row.
+pub fn read(path: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => ParquetReader::new(std::fs::File::open(path).expect("open"))
+            .finish()
+            .unwrap(),
+        _ => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(None)
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .unwrap()
+            .finish()
+            .unwrap(),
+    }
+}
+
+/// A column as text.
+pub fn strings(frame: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
+    let column = frame
+        .column(name)
+        .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap();
+    column.str().unwrap().iter().map(|s| s.map(str::to_string)).collect()
+}
+
+/// A column as numbers, nulls as `None`.
+pub fn optional_floats(frame: &polars::prelude::DataFrame, name: &str) -> Vec<Option<f64>> {
+    let column = frame
+        .column(name)
+        .unwrap()
+        .cast(&polars::prelude::DataType::Float64)
+        .unwrap();
+    column.f64().unwrap().iter().collect()
+}
+
+/// A column of numbers without nulls.
+pub fn floats(frame: &polars::prelude::DataFrame, name: &str) -> Vec<f64> {
+    let values = optional_floats(frame, name);
+    values
+        .into_iter()
+        .map(|v| v.unwrap_or_else(|| panic!("a null in `{name}`")))
+        .collect()
+}
+
+/// The model registry of `folder` (in the folder `dir`), as JSON.
+pub fn registry(dir: &Dir, folder: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(folder).join("registry.json")).expect("a registry");
+    serde_json::from_str(&text).unwrap()
+}

@@ -16,6 +16,9 @@ use pql_data::Config;
 use pql_features::{FeatureBuilder, Snapshots, Vocabulary};
 use ui::Ui;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// pql: product-qualified-lead propensity scoring from product event histories.
 #[derive(Debug, Parser)]
 #[command(
@@ -736,14 +739,8 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
                 None => pql_train::registry::Registry::load(&models)?,
                 Some(id) => {
                     let mut registry = lock_registry(ui, &models)?;
-                    if !registry.models.iter().any(|e| e.model_id == id) {
-                        anyhow::bail!(
-                            "{} lists no model {id:?}: see `pql models`",
-                            models.join("registry.json").display()
-                        );
-                    }
+                    registry.promote(&id, "promoted by hand")?;
                     pql_train::Artifact::load(&models.join(&id))?;
-                    registry.promote(&id, "promoted by hand");
                     registry.commit()?
                 }
             };
@@ -838,6 +835,13 @@ fn feature_builder(
     for warning in builder.warnings() {
         tracing::warn!("{warning}");
     }
+    if builder.range_count() > 1 {
+        ui.note(format!(
+            "prepared in {} account ranges ([inputs] events_per_range = {}), to bound memory",
+            builder.range_count(),
+            config.inputs.events_per_range
+        ));
+    }
     let bar = ui.bar(builder.snapshot_count(), "computing snapshots");
     Ok(builder.on_snapshot(move || {
         bar.inc(1);
@@ -857,12 +861,7 @@ fn features(
     let started = Instant::now();
     refuse_overwriting(out, Some(config), &[])?;
     let builder = feature_builder(ui, config, snapshots, vocabulary)?;
-    let metadata = vec![
-        ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("pql.input_report".to_string(), serde_json::to_string(builder.report())?),
-        ("pql.features".to_string(), serde_json::to_string(builder.defs())?),
-    ];
-    let written = builder.write(out, &metadata)?;
+    let written = builder.write(out)?;
     ui.result(format!(
         "wrote {} rows ({} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
         written.rows,
@@ -1136,7 +1135,7 @@ fn retrain(
     }
     match &decision {
         Decision::Promote(why) => {
-            registry.promote(&challenger.model_id, why);
+            registry.promote(&challenger.model_id, why)?;
             registry.commit()?;
             ui.result(format!("promoted {} to champion: {why}", challenger.model_id));
         }
@@ -1182,12 +1181,12 @@ fn champion_on(
         return Ok(Ok(None));
     };
     let builder = feature_builder(ui, config, &Snapshots::Range { from, to }, Some(&vocabulary))?.known_at(as_of);
+    let rows = pql_train::matrix::LabelledMatrix::from_table(&builder.collect()?.frame, &champion.feature_names())?;
+    let mut dates = rows.as_of.clone();
+    dates.dedup(); // the rows are ordered by snapshot
     let mut snapshots = Vec::new();
-    for frame in builder.snapshots() {
-        let rows = pql_train::matrix::LabelledMatrix::from_table(&frame?, &champion.feature_names())?;
-        if rows.labels.is_empty() {
-            continue;
-        }
+    for date in dates {
+        let rows = rows.snapshots(|t| t == date);
         let metrics = pql_train::metrics::Metrics::evaluate(&rows.labels, &champion.predict(rows.x.view()))?;
         snapshots.push((metrics.rows, metrics.log_loss, metrics.ece));
     }
@@ -1372,7 +1371,10 @@ fn score(
     spinner.finish_and_clear();
     let described = policy.describe(&artifact.thresholds);
     let metadata = vec![
-        ("pql.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        (
+            pql_features::VERSION_KEY.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
         ("pql.model_id".to_string(), artifact.model_id.clone()),
         ("pql.tiers".to_string(), described.clone()),
     ];

@@ -96,10 +96,19 @@ pub struct Inputs {
     /// it when, say, the events cover paid accounts the accounts table leaves out.
     #[serde(default = "default_max_dropped_share")]
     pub max_dropped_share: f64,
+    /// Kept events above which `pql features` prepares the accounts in ranges of at most this many events
+    /// each (memory grows with a range, not with the history; the rows then come range by range). Default
+    /// 16,000,000 (about 1.5 GiB a range).
+    #[serde(default = "default_events_per_range")]
+    pub events_per_range: u64,
 }
 
 fn default_max_dropped_share() -> f64 {
     0.5
+}
+
+fn default_events_per_range() -> u64 {
+    16_000_000
 }
 
 /// `[columns.*]`: the source column that holds each contract column.
@@ -608,7 +617,11 @@ impl RawConfig {
             accounts: resolve(&self.inputs.accounts),
             conversions: resolve(&self.inputs.conversions),
             max_dropped_share: self.inputs.max_dropped_share,
+            events_per_range: self.inputs.events_per_range,
         };
+        if inputs.events_per_range == 0 {
+            return Err(invalid("inputs.events_per_range".into(), "must be at least 1".into()));
+        }
         if !(0.0..=1.0).contains(&inputs.max_dropped_share) {
             return Err(invalid(
                 "inputs.max_dropped_share".into(),
@@ -1020,6 +1033,8 @@ mod tests {
         );
         let err = error_of(&MINIMAL.replace("[inputs]", "[inputs]\nmax_dropped_share = 1.5"));
         assert!(err.contains("inputs.max_dropped_share"), "{err}");
+        let err = error_of(&MINIMAL.replace("[inputs]", "[inputs]\nevents_per_range = 0"));
+        assert!(err.contains("inputs.events_per_range"), "{err}");
     }
 
     #[test]

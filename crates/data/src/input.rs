@@ -68,6 +68,7 @@ enum Kind {
 
 /// One column of a table: its output name, its source name, the config key that maps it, how it is read,
 /// and whether a file may lack it.
+#[derive(Debug, Clone)]
 struct ColumnSpec {
     name: String,
     source: String,
@@ -112,15 +113,18 @@ pub fn read_events(config: &Config) -> Result<DataFrame, InputError> {
 }
 
 /// Scans the events table lazily, in the contract's names and types, for pipelines that stream over large
-/// histories. Parquet files with typed columns are scanned without loading them; CSV and NDJSON files (and
-/// Parquet files with text timestamps) are read and checked eagerly first, exactly as [`read_events`] does.
-/// Unlike [`read_events`], a missing required value in Parquet is left as null for the caller to count.
+/// histories. Parquet files with typed columns and CSV files are scanned without loading them (CSV values
+/// are converted chunk by chunk with the checks of [`read_events`]); NDJSON files and Parquet files with
+/// text timestamps are read and checked eagerly first, exactly as [`read_events`] does. Unlike
+/// [`read_events`], a missing required value in Parquet is left as null for the caller to count. A scan that
+/// fails on a bad CSV value names no row: [`unreadable_event_file`] finds it.
 pub fn scan_events(config: &Config) -> Result<LazyFrame, InputError> {
     let specs = event_specs(config);
     let mut frames = Vec::new();
     for file in data_files(&config.inputs.events)? {
         let lazy = match Format::of(&file) {
             Some(Format::Parquet) => scan_parquet(&file, &specs)?,
+            Some(Format::Csv) => Some(scan_csv(&file, &specs)?),
             _ => None,
         };
         frames.push(match lazy {
@@ -131,9 +135,9 @@ pub fn scan_events(config: &Config) -> Result<LazyFrame, InputError> {
     concat(frames, UnionArgs::default()).map_err(|e| unreadable(&config.inputs.events, e))
 }
 
-/// The error of the first events file that cannot be read whole, naming that file: for when a scan of a
-/// folder fails (polars' message names no file). Every value of the mapped columns is decoded, so this reads
-/// the files through; `None` when each reads on its own.
+/// The error of the first events file that cannot be read whole, naming that file (and, in a CSV file, the
+/// row and value): for when a scan fails (polars' message names no file). Every value of the mapped columns
+/// is decoded, so this reads the files through, in bounded memory; `None` when each reads on its own.
 pub fn unreadable_event_file(config: &Config) -> Option<InputError> {
     let specs = event_specs(config);
     for file in data_files(&config.inputs.events).ok()? {
@@ -142,6 +146,10 @@ pub fn unreadable_event_file(config: &Config) -> Option<InputError> {
                 Ok(Some(scan)) => scan,
                 Ok(None) => continue, // read eagerly, with its own errors
                 Err(err) => return Some(err),
+            },
+            Some(Format::Csv) => match csv_error(&file, &specs) {
+                Some(err) => return Some(err),
+                None => continue,
             },
             _ => continue,
         };
@@ -205,6 +213,100 @@ fn scan_parquet(path: &Path, specs: &[ColumnSpec]) -> Result<Option<LazyFrame>, 
     let path_ref = PlRefPath::try_from_path(path).map_err(|e| unreadable(path, e))?;
     let scan = LazyFrame::scan_parquet(path_ref, ScanArgsParquet::default()).map_err(|e| unreadable(path, e))?;
     Ok(Some(scan.select(exprs)))
+}
+
+/// A lazy scan of a CSV file converted to the contract: the file is read as text in chunks and each
+/// chunk's values are converted by [`convert`], so a bad value fails the scan (see [`csv_error`]).
+fn scan_csv(path: &Path, specs: &[ColumnSpec]) -> Result<LazyFrame, InputError> {
+    let mut text = csv_text(path)?;
+    let schema = text.collect_schema().map_err(|e| csv_unreadable(path, e))?;
+    let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    check_present(path, specs, &names)?;
+    let exprs: Vec<Expr> = specs
+        .iter()
+        .map(|spec| {
+            let name = spec.name.as_str();
+            if !names.contains(&spec.source) {
+                return lit(NULL).cast(contract_dtype(spec.kind)).alias(name);
+            }
+            let (path, spec) = (path.to_path_buf(), spec.clone());
+            let dtype = contract_dtype(spec.kind);
+            col(spec.source.as_str())
+                .map(
+                    move |column| match convert(&path, &spec, column.as_materialized_series(), 0) {
+                        Ok(series) => Ok(series.into_column()),
+                        Err(err) => Err(polars_err!(ComputeError: "{err}")),
+                    },
+                    move |_, field| Ok(Field::new(field.name().clone(), dtype.clone())),
+                )
+                .alias(name)
+        })
+        .collect();
+    Ok(text.select(exprs))
+}
+
+/// A CSV file's columns as text, scanned lazily.
+fn csv_text(path: &Path) -> Result<LazyFrame, InputError> {
+    let path_ref = PlRefPath::try_from_path(path).map_err(|e| unreadable(path, e))?;
+    LazyCsvReader::new(path_ref)
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .finish()
+        .map_err(|e| csv_unreadable(path, e))
+}
+
+/// The error of a CSV file polars could not read: its first malformed record, else polars' message.
+fn csv_unreadable(path: &Path, err: PolarsError) -> InputError {
+    malformed_csv(path).unwrap_or_else(|| unreadable(path, err))
+}
+
+/// The first error of a CSV file's mapped columns, naming the data row and value: the file is streamed in
+/// chunks and each is converted as [`scan_csv`] does, counting rows. `None` when the file reads.
+fn csv_error(path: &Path, specs: &[ColumnSpec]) -> Option<InputError> {
+    let mut text = match csv_text(path) {
+        Ok(text) => text,
+        Err(err) => return Some(err),
+    };
+    let names: Vec<String> = match text.collect_schema() {
+        Ok(schema) => schema.iter_names().map(|n| n.to_string()).collect(),
+        Err(err) => return Some(csv_unreadable(path, err)),
+    };
+    if let Err(err) = check_present(path, specs, &names) {
+        return Some(err);
+    }
+    let present: Vec<&ColumnSpec> = specs.iter().filter(|s| names.contains(&s.source)).collect();
+    let columns: Vec<Expr> = present.iter().map(|s| col(s.source.as_str())).collect();
+    let batches = match text
+        .select(columns)
+        .collect_batches(Engine::Streaming, true, None, false)
+    {
+        Ok(batches) => batches,
+        Err(err) => return Some(csv_unreadable(path, err)),
+    };
+    let mut first_row = 0;
+    for batch in batches {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(err) => return Some(csv_unreadable(path, err)),
+        };
+        for spec in &present {
+            let column = batch.column(&spec.source).expect("selected");
+            if let Err(err) = convert(path, spec, column.as_materialized_series(), first_row) {
+                return Some(err);
+            }
+        }
+        first_row += batch.height();
+    }
+    None
+}
+
+/// The contract type a column of this kind is converted to.
+fn contract_dtype(kind: Kind) -> DataType {
+    match kind {
+        Kind::Id | Kind::OptionalText => DataType::String,
+        Kind::Timestamp => DataType::Datetime(TimeUnit::Microseconds, None),
+        Kind::Number => DataType::Float64,
+    }
 }
 
 /// Reads the accounts table: `account_id`, `signup_at`, `plan`, then the declared attributes in order.
@@ -460,7 +562,7 @@ fn read_file(path: &Path, specs: &[ColumnSpec]) -> Result<DataFrame, InputError>
     for spec in specs {
         let name = spec.name.as_str();
         let column = match raw.column(&spec.source) {
-            Ok(column) => convert(path, spec, column.as_materialized_series())?,
+            Ok(column) => convert(path, spec, column.as_materialized_series(), 0)?,
             Err(_) => Series::full_null(name.into(), height, &DataType::String),
         };
         columns.push(column.with_name(name.into()).into_column());
@@ -513,7 +615,8 @@ const TIMESTAMP_EXPECTED: &str =
 const NUMBER_EXPECTED: &str = "a number";
 
 /// Converts one source column to its contract type, failing on the first value that does not fit.
-fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, InputError> {
+/// Converts one column to the contract; errors name data rows counted from `first_row` (0 for a whole file).
+fn convert(path: &Path, spec: &ColumnSpec, series: &Series, first_row: usize) -> Result<Series, InputError> {
     // A column with no value at all (e.g. an NDJSON key that is always null) has no type; read it as text.
     let series = &match series.dtype() {
         DataType::Null => series.cast(&DataType::String).map_err(|e| unreadable(path, e))?,
@@ -528,7 +631,7 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
     let missing = |row: usize| InputError::MissingValue {
         path: path.to_path_buf(),
         column: spec.source.clone(),
-        row: row + 1,
+        row: first_row + row + 1,
     };
     match spec.kind {
         Kind::Id | Kind::OptionalText => {
@@ -580,7 +683,7 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
                         let micros = parse_timestamp(value).ok_or_else(|| InputError::BadValue {
                             path: path.to_path_buf(),
                             column: spec.source.clone(),
-                            row: row + 1,
+                            row: first_row + row + 1,
                             value: value.to_string(),
                             expected: TIMESTAMP_EXPECTED,
                         })?;
@@ -601,7 +704,7 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
                 return Err(InputError::OutOfRange {
                     path: path.to_path_buf(),
                     column: spec.source.clone(),
-                    row: Some(row + 1),
+                    row: Some(first_row + row + 1),
                     value: format_micros(ts),
                 });
             }
@@ -628,7 +731,7 @@ fn convert(path: &Path, spec: &ColumnSpec, series: &Series) -> Result<Series, In
                             InputError::BadValue {
                                 path: path.to_path_buf(),
                                 column: spec.source.clone(),
-                                row: row + 1,
+                                row: first_row + row + 1,
                                 value: text.to_string(),
                                 expected: NUMBER_EXPECTED,
                             }

@@ -90,15 +90,8 @@ fn on_days(window: Window, k: i64) -> Expr {
 }
 
 /// Distinct product events any account had used by `t`.
-fn product_catalog_size(prepared: &Prepared, t: i64) -> PolarsResult<f64> {
-    let catalog = prepared
-        .first_use
-        .clone()
-        .lazy()
-        .filter(col("is_product").and(col("first_ts").lt_eq(lit(t))))
-        .select([col("ev").n_unique().cast(DataType::Float64)])
-        .collect()?;
-    Ok(catalog.columns()[0].f64()?.get(0).unwrap_or(0.0))
+fn product_catalog_size(prepared: &Prepared, t: i64) -> f64 {
+    prepared.catalog.partition_point(|&first| first <= t) as f64
 }
 
 /// `values` on the days of the window, null on others (the daily table is already cut at `k`).
@@ -186,9 +179,10 @@ impl EventDayAggregates {
         col(name)
     }
 
-    /// One frame with `acc` and every output column (as `f64`), over the rows up to day `k`, built
-    /// eagerly from one grouped pass: a lazy join per event would nest the plan once per event.
-    fn frame(self, event_days: &DataFrame, accounts: usize, k: i64) -> PolarsResult<Option<LazyFrame>> {
+    /// One frame with `acc` and every output column (as `f64`) for the `accounts` accounts from index
+    /// `first`, over the rows up to day `k`, built eagerly from one grouped pass: a lazy join per event
+    /// would nest the plan once per event.
+    fn frame(self, event_days: &DataFrame, first: u32, accounts: usize, k: i64) -> PolarsResult<Option<LazyFrame>> {
         if self.outputs.is_empty() {
             return Ok(None);
         }
@@ -220,10 +214,13 @@ impl EventDayAggregates {
         for (key, row) in keys.into_no_null_iter().zip(0..) {
             let (acc, ev) = account_and_event(key);
             for &o in by_event.get(ev as usize).map_or(&[][..], Vec::as_slice) {
-                values[o][acc as usize] = sources[o].get(row);
+                values[o][(acc - first) as usize] = sources[o].get(row);
             }
         }
-        let mut columns = vec![Column::new("acc".into(), (0..accounts as u32).collect::<Vec<_>>())];
+        let mut columns = vec![Column::new(
+            "acc".into(),
+            (first..first + accounts as u32).collect::<Vec<_>>(),
+        )];
         columns.extend(
             self.outputs
                 .iter()
@@ -280,9 +277,16 @@ fn days(expr: Expr) -> Expr {
     expr.cast(DataType::Float64) / lit(DAY_US as f64)
 }
 
-/// Computes the feature rows of one snapshot: eligible accounts at `T` = midnight starting epoch day `k`,
-/// with label and features in `defs` order.
-pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: u32) -> PolarsResult<DataFrame> {
+/// Computes the feature rows of one snapshot for the accounts of `prepared`: those eligible at `T` =
+/// midnight starting epoch day `k`, with label (none when `T + horizon` is after `observation_end`) and
+/// features in `defs` order.
+pub fn snapshot(
+    prepared: &Prepared,
+    defs: &[FeatureDef],
+    k: i64,
+    horizon_days: u32,
+    observation_end: i64,
+) -> PolarsResult<DataFrame> {
     let t = k * DAY_US;
     let horizon_end = t + i64::from(horizon_days) * DAY_US;
     let set_index = |set: &EventSet| {
@@ -367,7 +371,7 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
             },
             Aggregation::DistinctShare => {
                 first.sum(&tmp, col("is_product").cast(DataType::UInt32));
-                let catalog = product_catalog_size(prepared, t)?;
+                let catalog = product_catalog_size(prepared, t);
                 if catalog > 0.0 {
                     col(&tmp) / lit(catalog)
                 } else {
@@ -481,7 +485,7 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
         .with_column(
             // An incomplete horizon gives no label, even when a conversion was already seen in it:
             // keeping only the positives would bias training.
-            when(lit(horizon_end > prepared.observation_end))
+            when(lit(horizon_end > observation_end))
                 .then(lit(NULL).cast(DataType::Int32))
                 .when(col("converted").lt_eq(lit(horizon_end)))
                 .then(lit(1i32))
@@ -516,7 +520,7 @@ pub fn snapshot(prepared: &Prepared, defs: &[FeatureDef], k: i64, horizon_days: 
     for extra in extra_frames {
         frame = join(frame, extra);
     }
-    if let Some(extra) = per_event.frame(&prepared.event_days, prepared.accounts.height(), k)? {
+    if let Some(extra) = per_event.frame(&prepared.event_days, prepared.first_acc, prepared.accounts.height(), k)? {
         frame = join(frame, extra);
     }
 

@@ -50,6 +50,13 @@ pub enum FeatureError {
     /// The snapshot request is empty or inverted.
     #[error("{0}")]
     Snapshots(String),
+    /// Events out of per-account time order could not be spilled to or read back from the temporary
+    /// directory.
+    #[error("events are not in per-account time order and sorting them on disk failed (set TMPDIR to a directory with space): {source}")]
+    Spill {
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The computation failed.
     #[error("feature computation failed: {}", first_line(.0))]
     Compute(#[from] polars::prelude::PolarsError),

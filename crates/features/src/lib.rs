@@ -17,6 +17,7 @@ pub mod catalog;
 mod compile;
 pub mod error;
 mod prepare;
+mod reorder;
 
 use std::path::Path;
 
@@ -85,7 +86,7 @@ pub struct FeatureTable {
 /// Prepared inputs that yield the feature rows one snapshot at a time, so a large table can be written as
 /// it is computed.
 pub struct FeatureBuilder {
-    prepared: prepare::Prepared,
+    prepared: prepare::PreparedInputs,
     defs: Vec<FeatureDef>,
     days: Vec<i64>,
     horizon_days: u32,
@@ -141,9 +142,16 @@ impl FeatureBuilder {
         self
     }
 
-    /// The number of snapshots.
+    /// The number of parts [`FeatureBuilder::snapshots`] yields: the snapshots, times the account ranges
+    /// of a large history.
     pub fn snapshot_count(&self) -> usize {
-        self.days.len()
+        self.days.len() * self.prepared.range_count()
+    }
+
+    /// The account ranges the inputs were prepared in: 1, or more for a history of more kept events than
+    /// `[inputs] events_per_range`.
+    pub fn range_count(&self) -> usize {
+        self.prepared.range_count()
     }
 
     /// The feature definitions, in column order.
@@ -168,11 +176,28 @@ impl FeatureBuilder {
             .and_then(chrono::DateTime::from_timestamp_micros)
     }
 
-    /// The rows of each snapshot, in date order.
+    /// The rows of each snapshot in date order, accounts in `account_id` order. A history with more kept
+    /// events than `[inputs] events_per_range` is prepared one range of accounts at a time, to bound
+    /// memory: then each part is one snapshot of one range, the ranges in account order, each in date order.
     pub fn snapshots(&self) -> impl Iterator<Item = Result<DataFrame, FeatureError>> + '_ {
-        self.days.iter().map(|&k| {
-            let frame = compile::snapshot(&self.prepared, &self.defs, k, self.horizon_days)?;
-            tracing::debug!(epoch_day = k, rows = frame.height(), "snapshot computed");
+        let ranges = self.prepared.range_count();
+        let mut tables = None;
+        (0..ranges * self.days.len()).map(move |part| {
+            let (range, day) = (part / self.days.len(), part % self.days.len());
+            if day == 0 {
+                tables = None; // the previous range's tables are dropped before the next are built
+                tables = Some(self.prepared.range(range)?);
+            }
+            let prepared = tables.as_ref().expect("built at the range's first day");
+            let k = self.days[day];
+            let frame = compile::snapshot(
+                prepared,
+                &self.defs,
+                k,
+                self.horizon_days,
+                self.prepared.observation_end,
+            )?;
+            tracing::debug!(range, epoch_day = k, rows = frame.height(), "snapshot computed");
             if let Some(done) = &self.progress {
                 done();
             }
@@ -181,8 +206,27 @@ impl FeatureBuilder {
     }
 
     /// Computes every snapshot and writes them to `path` (Parquet or CSV by extension, atomically) as they
-    /// come: a second thread encodes one snapshot while the next is computed.
-    pub fn write(&self, path: &Path, metadata: &[(String, String)]) -> Result<Written, FeatureError> {
+    /// come: a second thread encodes one snapshot while the next is computed. The file carries what
+    /// [`StoredTable`] and [`read_table`] read back: the dictionary ([`DICTIONARY_KEY`]), the input report
+    /// ([`INPUT_REPORT_KEY`]) and the version ([`VERSION_KEY`]), in the Parquet footer or a CSV's
+    /// `<path>.meta.json`.
+    pub fn write(&self, path: &Path) -> Result<Written, FeatureError> {
+        let encoding_error = |e: serde_json::Error| FeatureError::Table {
+            path: path.to_path_buf(),
+            message: format!("cannot encode its metadata: {e}"),
+        };
+        let metadata = vec![
+            (VERSION_KEY.to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            (
+                INPUT_REPORT_KEY.to_string(),
+                serde_json::to_string(self.report()).map_err(encoding_error)?,
+            ),
+            (
+                DICTIONARY_KEY.to_string(),
+                serde_json::to_string(&self.defs).map_err(encoding_error)?,
+            ),
+        ];
+        let metadata = &metadata;
         enum Message {
             Rows(DataFrame),
             Done,
@@ -301,6 +345,14 @@ pub fn read_table(path: &Path) -> Result<(DataFrame, Vec<FeatureDef>), FeatureEr
     Ok((frame, table.defs))
 }
 
+/// The metadata key of a feature table's dictionary (JSON [`FeatureDef`]s), written by
+/// [`FeatureBuilder::write`] and required by [`StoredTable`].
+pub const DICTIONARY_KEY: &str = "pql.features";
+/// The metadata key of a feature table's [`InputReport`] (JSON).
+pub const INPUT_REPORT_KEY: &str = "pql.input_report";
+/// The metadata key of the pql version that wrote a file.
+pub const VERSION_KEY: &str = "pql.version";
+
 /// The key columns of a feature table: what a row is ([`StoredTable::keys`]).
 pub const KEY_COLUMNS: [&str; 3] = ["account_id", "as_of", "label"];
 
@@ -332,7 +384,7 @@ impl StoredTable {
                     .key_value_metadata
                     .iter()
                     .flatten()
-                    .find(|kv| kv.key == "pql.features")
+                    .find(|kv| kv.key == DICTIONARY_KEY)
                     .and_then(|kv| kv.value.clone())
             }
             Some(pql_data::input::Format::Csv) => {
@@ -347,12 +399,14 @@ impl StoredTable {
                 std::fs::read_to_string(&sidecar)
                     .ok()
                     .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-                    .and_then(|meta| meta.get("pql.features").map(|v| v.to_string()))
+                    .and_then(|meta| meta.get(DICTIONARY_KEY).map(|v| v.to_string()))
             }
             _ => return Err(table.error("a feature table is a .parquet or .csv file".into())),
         };
         let dictionary = dictionary.ok_or_else(|| {
-            table.error("no feature dictionary (`pql.features`) stored with it; write it with `pql features`".into())
+            table.error(format!(
+                "no feature dictionary (`{DICTIONARY_KEY}`) stored with it; write it with `pql features`"
+            ))
         })?;
         table.defs =
             serde_json::from_str(&dictionary).map_err(|e| table.error(format!("damaged feature dictionary: {e}")))?;

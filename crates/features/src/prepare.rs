@@ -6,15 +6,19 @@
 //! first appearance of every user, and the product events inside the snapshots' short windows. Each
 //! snapshot then only filters and aggregates these small tables (see `compile.rs`).
 
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::Arc;
+
 use chrono::Datelike;
 use polars::prelude::*;
 use pql_data::input::{future_from, read_accounts, read_conversions, scan_events, MAX_TS, MIN_TS};
 use pql_data::Config;
-use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
 use crate::catalog::{EventSet, Period, PLAN, SESSION_GAP_MINUTES};
 use crate::error::FeatureError;
+use crate::reorder::{self, Reorder};
 
 /// Microseconds in a day.
 pub const DAY_US: i64 = 86_400_000_000;
@@ -151,11 +155,97 @@ impl std::fmt::Display for InputWarning {
     }
 }
 
-/// Snapshot-independent tables, ready for any number of snapshots.
-pub struct Prepared {
-    /// One row per account: `acc` (u32), `account_id`, `signup` (μs), `converted` (first conversion, μs,
-    /// nullable), then the attribute columns.
+/// The inputs read, cleaned and counted, with the snapshot-independent tables of every account: built at
+/// once, or for large histories one range of accounts at a time ([`PreparedInputs::range`]).
+pub struct PreparedInputs {
+    /// Every account: see [`Prepared::accounts`].
     pub accounts: DataFrame,
+    /// What the tables hold.
+    pub needs: DailyNeeds,
+    /// The windowed-distinct spans the tables cover.
+    recent_days: Vec<(i64, i64)>,
+    /// The midnight ending the day of the latest event used (or `[label] observed_until`): labels need
+    /// `as_of + horizon` at or before it.
+    pub observation_end: i64,
+    /// The latest event used (μs), if any.
+    pub latest_event: Option<i64>,
+    /// Counts of everything read and left out.
+    pub report: InputReport,
+    /// What the user should know about the inputs.
+    pub warnings: Vec<InputWarning>,
+    ranges: Ranges,
+}
+
+/// Where the tables of [`PreparedInputs`] come from.
+enum Ranges {
+    /// Every account's, built.
+    One(Box<Prepared>),
+    /// Built on demand for each run of buckets of the gathered events.
+    Many(Box<Gathered>),
+}
+
+/// The kept events of a large history, gathered by account range, and what building a range's tables
+/// from them needs.
+struct Gathered {
+    reorder: Reorder,
+    /// The runs of buckets that make the ranges.
+    buckets: Vec<Range<usize>>,
+    roles: EventRoles,
+    signup: Vec<i64>,
+    catalog: Arc<[i64]>,
+}
+
+impl PreparedInputs {
+    /// The number of account ranges the tables come in.
+    pub fn range_count(&self) -> usize {
+        match &self.ranges {
+            Ranges::One(_) => 1,
+            Ranges::Many(gathered) => gathered.buckets.len(),
+        }
+    }
+
+    /// The tables of account range `r` (of [`PreparedInputs::range_count`]), in account order: borrowed
+    /// when built at once, else built now from the gathered events.
+    pub fn range(&self, r: usize) -> Result<Cow<'_, Prepared>, FeatureError> {
+        match &self.ranges {
+            Ranges::One(prepared) => Ok(Cow::Borrowed(prepared)),
+            Ranges::Many(gathered) => {
+                let Gathered {
+                    reorder,
+                    buckets,
+                    roles,
+                    signup,
+                    catalog,
+                } = gathered.as_ref();
+                let mut roles = roles.clone();
+                let mut order = Order::new(Some(Builder::new(&self.needs, &self.recent_days)), signup.len());
+                reorder
+                    .replay(buckets[r].clone(), |e| {
+                        order.accept(&mut roles, signup, e);
+                    })
+                    .map_err(spill_error)?;
+                let builder = order.builder.expect("built with a builder");
+                let accounts = reorder.accounts_of(buckets[r].clone());
+                Ok(Cow::Owned(range_tables(
+                    builder,
+                    &self.accounts,
+                    accounts,
+                    catalog.clone(),
+                )?))
+            }
+        }
+    }
+}
+
+/// Snapshot-independent tables of a range of accounts, ready for any number of snapshots.
+#[derive(Clone)]
+pub struct Prepared {
+    /// One row per account of the range: `acc` (u32, the index among every account, in `account_id`
+    /// order), `account_id`, `signup` (μs), `converted` (first conversion, μs, nullable), then the
+    /// attribute columns.
+    pub accounts: DataFrame,
+    /// The `acc` of the range's first account.
+    pub first_acc: u32,
     /// One row per account and activity day: `acc`, `day` (the midnight ending the day, in days since the
     /// epoch), `sessions`, `n_<k>` (count) for every event set `k` of [`DailyNeeds::sets`], `last_<k>`
     /// (latest μs) where asked, and `period_<i>` (the period id of that day for limit `i`).
@@ -176,15 +266,9 @@ pub struct Prepared {
     pub needs: DailyNeeds,
     /// For each limit `i`: metered events per account and period (`acc`, `period`, `n_<k>`).
     pub period_totals: Vec<DataFrame>,
-    /// The midnight ending the day of the latest event used (or `[label] observed_until`): labels need
-    /// `as_of + horizon` at or before it.
-    pub observation_end: i64,
-    /// The latest event used (μs), if any.
-    pub latest_event: Option<i64>,
-    /// Counts of everything read and left out.
-    pub report: InputReport,
-    /// What the user should know about the inputs.
-    pub warnings: Vec<InputWarning>,
+    /// When each product event was first used by any account (μs), in time order: the product catalog
+    /// as of any instant.
+    pub catalog: Arc<[i64]>,
 }
 
 /// The event sets the daily table counts, and whether it also keeps each one's latest time.
@@ -222,7 +306,11 @@ impl EventCodes {
 
 /// Reads and prepares the inputs for snapshots whose windowed-distinct spans cover the given day ranges
 /// (`(first, last]` in epoch days).
-pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) -> Result<Prepared, FeatureError> {
+pub fn prepare(
+    config: &Config,
+    needs: &DailyNeeds,
+    recent_days: &[(i64, i64)],
+) -> Result<PreparedInputs, FeatureError> {
     let mut report = InputReport::default();
     let codes = EventCodes::new();
 
@@ -290,71 +378,62 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
         }
         .alias("value"),
     ]);
-    let roles = EventRoles::new(config, needs, &codes)?;
+    let mut roles = EventRoles::new(config, needs, &codes)?;
     let future_from = future_from();
-    let new_pass = || {
-        Pass::new(
-            roles.clone(),
-            &index_of_code,
-            &signup,
-            future_from,
-            Builder::new(needs, recent_days),
-        )
-    };
-    let mut pass = new_pass();
-    let mut in_order = true;
+    let new_screen = |roles: EventRoles| Screen::new(roles, &index_of_code, &signup, future_from);
     // A failing scan names no file: find the file that fails.
     let named = |err: PolarsError| match pql_data::input::unreadable_event_file(config) {
         Some(err) => FeatureError::Input(err),
         None => FeatureError::Compute(err),
     };
-    let batches = scan
-        .clone()
-        .collect_batches(Engine::Streaming, true, None, false)
-        .map_err(named)?;
-    'batches: for batch in batches {
-        let columns = EventColumns::of(batch.map_err(named)?)?;
-        let EventSlices {
-            account,
-            user,
-            ev,
-            ts,
-            value,
-        } = columns.slices();
-        for i in 0..columns.len() {
-            if !pass.visit(account[i], user[i], ev[i], ts[i], value[i]) {
-                in_order = false;
-                break 'batches;
-            }
+    let batches = || -> Result<_, FeatureError> {
+        let batches = scan
+            .clone()
+            .collect_batches(Engine::Streaming, true, None, false)
+            .map_err(named)?;
+        Ok(batches.map(move |batch| EventColumns::of(batch.map_err(named)?).map_err(FeatureError::from)))
+    };
+
+    // First, straight into the tables while the events arrive in per-account time order and are few
+    // enough for one set of tables.
+    let per_range = config.inputs.events_per_range;
+    let mut screen = new_screen(roles.clone());
+    let mut order = Order::new(Some(Builder::new(needs, recent_days)), signup.len());
+    let mut streamed = true;
+    for columns in batches()? {
+        let kept_all = screen.screen_batch(&columns?, |screen, e| {
+            Ok(order.accept(&mut screen.roles, &signup, &e) && screen.kept <= per_range)
+        })?;
+        if !kept_all {
+            streamed = false;
+            break;
         }
     }
-    if !in_order {
-        // Not in per-account time order: read everything, sort, and start over.
-        let columns = EventColumns::of(
-            scan.collect_with_engine(Engine::Streaming)
-                .map_err(named)?
-                .unwrap_single(),
-        )?;
-        let EventSlices {
-            account,
-            user,
-            ev,
-            ts,
-            value,
-        } = columns.slices();
-        // The keys are gathered once and sorted with the row number (equal instants keep file order).
-        let mut order: Vec<(u32, i64, u32)> = (0..columns.len())
-            .map(|i| (index_of_code.get(account[i]), ts[i], i as u32))
-            .collect();
-        order.par_sort_unstable();
-        pass = new_pass();
-        for (_, _, i) in order {
-            let i = i as usize;
-            let in_order = pass.visit(account[i], user[i], ev[i], ts[i], value[i]);
-            debug_assert!(in_order, "sorted events are in order");
+    let (tables, reorder) = if streamed {
+        (order, None)
+    } else {
+        // Otherwise screen every event again and gather the kept ones by account range (on disk beyond a
+        // buffer), to be replayed in order.
+        screen = new_screen(roles.clone());
+        let mut reorder = Reorder::new(signup.len(), reorder::BUFFER_BYTES);
+        for columns in batches()? {
+            screen.screen_batch(&columns?, |_, e| {
+                reorder.push(e).map_err(spill_error)?;
+                Ok(true)
+            })?;
         }
-    }
-    if let Some(ts) = pass.unrepresentable {
+        // Tables for every account at once when they fit, else one account range at a time, later.
+        let builder = (screen.kept <= per_range).then(|| Builder::new(needs, recent_days));
+        let mut order = Order::new(builder, signup.len());
+        reorder
+            .replay(0..reorder::BUCKETS, |e| {
+                let in_order = order.accept(&mut screen.roles, &signup, e);
+                debug_assert!(in_order, "replayed events are in order");
+            })
+            .map_err(spill_error)?;
+        (order, Some(reorder))
+    };
+    if let Some(ts) = screen.unrepresentable {
         return Err(FeatureError::Input(pql_data::InputError::OutOfRange {
             path: config.inputs.events.clone(),
             column: config.columns.events.timestamp.clone(),
@@ -362,38 +441,104 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
             value: pql_data::input::format_micros(ts),
         }));
     }
-    let warnings_unseen = unseen_configured_events(config, &pass.roles, &codes)?;
-    let (builder, counts) = pass.finish();
+    let warnings_unseen = unseen_configured_events(config, &screen.roles, &codes)?;
+    roles = screen.roles.clone();
+    let counts = &screen.counts;
     report.events_read = counts.events_read;
     report.ignored_events = counts.ignored_events;
     report.events_missing_values = counts.events_missing_values;
     report.events_of_unknown_accounts = counts.events_of_unknown_accounts;
     report.events_before_signup = counts.events_before_signup;
-    report.duplicate_events = counts.duplicate_events;
     report.events_in_future = counts.events_in_future;
-    report.events_used = builder.events_used;
+    report.duplicate_events = tables.duplicates;
+    report.events_used = screen.kept - tables.duplicates;
     report.check_drops(config)?;
 
-    let latest_event = (builder.events_used > 0).then_some(builder.latest_event);
+    let latest_event = (report.events_used > 0).then_some(screen.latest_event);
     let mut warnings = Vec::new();
     let observation_end = match config.label.observed_until() {
         Some(day) => (crate::epoch_day(day) + 1) * DAY_US,
         None => {
-            let [latest, previous] = builder.latest_days;
+            let [latest, previous] = screen.latest_days;
             if previous != NO_DAY && latest - previous > i64::from(config.label.horizon_days) {
                 warnings.push(InputWarning::IsolatedLatestEvent {
                     latest: date_of_day(latest - 1),
                     previous: date_of_day(previous - 1),
                 });
             }
-            ceil_day(builder.latest_event) * DAY_US
+            ceil_day(screen.latest_event) * DAY_US
         }
     };
     warnings.extend(warnings_unseen);
     report.conversions_after_observation_end =
         converted_times_after(&conversion_codes, &conversion_times, &index_of_code, observation_end)?;
-    let (daily, first_use, users, recent, event_days) = builder.finish()?;
 
+    let mut columns = vec![
+        Column::new("acc".into(), (0..accounts.height() as u32).collect::<Vec<_>>()),
+        accounts.column("account_id")?.clone(),
+        Column::new("signup".into(), &signup),
+        Column::new("converted".into(), &converted),
+    ];
+    if config.plan.is_some() {
+        columns.push(accounts.column("plan")?.clone().with_name(PLAN.into()));
+    }
+    columns.extend(accounts.columns().iter().skip(3).cloned());
+    let accounts = DataFrame::new(accounts.height(), columns)?;
+    let catalog: Arc<[i64]> = {
+        let mut firsts: Vec<i64> = screen
+            .first_product_use
+            .values
+            .iter()
+            .copied()
+            .filter(|&t| t != NO_TIME)
+            .collect();
+        firsts.sort_unstable();
+        firsts.into()
+    };
+
+    let ranges = match (tables.builder, reorder) {
+        (Some(builder), _) => {
+            let everyone = 0..accounts.height() as u32;
+            Ranges::One(Box::new(range_tables(builder, &accounts, everyone, catalog)?))
+        }
+        (None, Some(mut reorder)) => {
+            reorder.spill_all().map_err(spill_error)?;
+            Ranges::Many(Box::new(Gathered {
+                buckets: reorder.ranges(per_range),
+                reorder,
+                roles,
+                signup,
+                catalog,
+            }))
+        }
+        (None, None) => unreachable!("a streamed pass builds its tables"),
+    };
+    Ok(PreparedInputs {
+        accounts,
+        needs: needs.clone(),
+        recent_days: recent_days.to_vec(),
+        observation_end,
+        latest_event,
+        report,
+        warnings,
+        ranges,
+    })
+}
+
+fn spill_error(source: std::io::Error) -> FeatureError {
+    FeatureError::Spill { source }
+}
+
+/// The prepared tables of a range of accounts (indices into `accounts`, every account) from a finished
+/// builder of their events.
+fn range_tables(
+    builder: Builder<'_>,
+    accounts: &DataFrame,
+    range: Range<u32>,
+    catalog: Arc<[i64]>,
+) -> PolarsResult<Prepared> {
+    let needs = builder.needs.clone();
+    let (daily, first_use, users, recent, event_days) = builder.finish()?;
     let period_totals = needs
         .limits
         .iter()
@@ -413,32 +558,17 @@ pub fn prepare(config: &Config, needs: &DailyNeeds, recent_days: &[(i64, i64)]) 
                 .collect()
         })
         .collect::<PolarsResult<Vec<_>>>()?;
-
-    let mut columns = vec![
-        Column::new("acc".into(), (0..accounts.height() as u32).collect::<Vec<_>>()),
-        accounts.column("account_id")?.clone(),
-        Column::new("signup".into(), &signup),
-        Column::new("converted".into(), &converted),
-    ];
-    if config.plan.is_some() {
-        columns.push(accounts.column("plan")?.clone().with_name(PLAN.into()));
-    }
-    columns.extend(accounts.columns().iter().skip(3).cloned());
-    let accounts = DataFrame::new(accounts.height(), columns)?;
-
     Ok(Prepared {
-        accounts,
+        accounts: accounts.slice(i64::from(range.start), range.len()),
+        first_acc: range.start,
         daily,
         first_use,
         users,
         recent,
         event_days,
-        needs: needs.clone(),
+        needs,
         period_totals,
-        observation_end,
-        latest_event,
-        report,
-        warnings,
+        catalog,
     })
 }
 
@@ -656,73 +786,149 @@ impl EventColumns {
     }
 }
 
-/// One ordered pass over the events: cleaning with counts, the order check, and the builder.
-struct Pass<'a> {
+/// The cleaning of the events, in any order: counts what is left out, and what the kept events share.
+struct Screen<'a> {
     roles: EventRoles,
     index_of_code: &'a CodeMap<u32>,
     signup: &'a [i64],
     /// Events after this instant are in the future.
     future_from: i64,
-    builder: Builder<'a>,
-    state: AccountState,
     counts: InputReport,
-    finished_accounts: Vec<bool>,
     /// The first time seen that pql cannot represent, if any.
     unrepresentable: Option<i64>,
+    /// Events kept (duplicates among them are found later, in order).
+    kept: u64,
+    /// The latest kept event, μs.
+    latest_event: i64,
+    /// The latest two distinct days with kept events, latest first.
+    latest_days: [i64; 2],
+    /// Per event code, the earliest kept product event, μs.
+    first_product_use: CodeMap<i64>,
 }
 
-impl<'a> Pass<'a> {
-    fn new(
-        roles: EventRoles,
-        index_of_code: &'a CodeMap<u32>,
-        signup: &'a [i64],
-        future_from: i64,
-        builder: Builder<'a>,
-    ) -> Self {
-        Pass {
+impl<'a> Screen<'a> {
+    fn new(roles: EventRoles, index_of_code: &'a CodeMap<u32>, signup: &'a [i64], future_from: i64) -> Self {
+        Screen {
             roles,
             index_of_code,
             signup,
             future_from,
-            builder,
-            state: AccountState::default(),
             counts: InputReport::default(),
-            finished_accounts: vec![false; signup.len()],
             unrepresentable: None,
+            kept: 0,
+            latest_event: i64::MIN,
+            latest_days: [NO_DAY; 2],
+            first_product_use: CodeMap::new(NO_TIME),
         }
     }
 
-    /// Takes one event; `false` when it breaks per-account time order.
-    fn visit(&mut self, account: u32, user: u32, ev: u32, ts: i64, value: f64) -> bool {
+    /// Counts an event and returns its account index when the event is kept: it has every value, a role,
+    /// a representable time not in the future, and a known account that had signed up.
+    fn screen(&mut self, account: u32, ev: u32, ts: i64) -> Option<u32> {
         let counts = &mut self.counts;
         counts.events_read += 1;
         if account == MISSING || ev == MISSING || ts == i64::MIN {
             counts.events_missing_values += 1;
-            return true;
+            return None;
         }
         let bits = self.roles.bits(ev);
         if bits == IGNORED {
             counts.ignored_events += 1;
-            return true;
+            return None;
         }
         if !(MIN_TS..MAX_TS).contains(&ts) {
             self.unrepresentable.get_or_insert(ts);
-            return true;
+            return None;
         }
         if ts > self.future_from {
             counts.events_in_future += 1;
-            return true;
+            return None;
         }
         let acc = self.index_of_code.get(account);
         if acc == NO_ACCOUNT {
             counts.events_of_unknown_accounts += 1;
-            return true;
+            return None;
         }
-        let signup = self.signup[acc as usize];
-        if ts < signup {
+        if ts < self.signup[acc as usize] {
             counts.events_before_signup += 1;
-            return true;
+            return None;
         }
+        self.kept += 1;
+        self.latest_event = self.latest_event.max(ts);
+        let day = ceil_day(ts);
+        if day > self.latest_days[0] {
+            self.latest_days = [day, self.latest_days[0]];
+        } else if day < self.latest_days[0] && day > self.latest_days[1] {
+            self.latest_days[1] = day;
+        }
+        if bits & PRODUCT != 0 {
+            let first = self.first_product_use.get(ev);
+            if first == NO_TIME || ts < first {
+                self.first_product_use.set(ev, ts);
+            }
+        }
+        Some(acc)
+    }
+
+    /// Screens a batch and calls `kept` on each kept event until it returns `false`; whether it never did.
+    fn screen_batch(
+        &mut self,
+        columns: &EventColumns,
+        mut kept: impl FnMut(&mut Self, reorder::Event) -> Result<bool, FeatureError>,
+    ) -> Result<bool, FeatureError> {
+        let EventSlices {
+            account,
+            user,
+            ev,
+            ts,
+            value,
+        } = columns.slices();
+        for i in 0..columns.len() {
+            if let Some(acc) = self.screen(account[i], ev[i], ts[i]) {
+                let event = reorder::Event {
+                    acc,
+                    user: user[i],
+                    ev: ev[i],
+                    ts: ts[i],
+                    value: value[i],
+                };
+                if !kept(self, event)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The kept events in per-account time order: the order check, duplicates, and the builder of the tables
+/// (none when only counting duplicates).
+struct Order<'a> {
+    builder: Option<Builder<'a>>,
+    state: AccountState,
+    finished_accounts: Vec<bool>,
+    duplicates: u64,
+}
+
+impl<'a> Order<'a> {
+    fn new(builder: Option<Builder<'a>>, accounts: usize) -> Self {
+        Order {
+            builder,
+            state: AccountState::default(),
+            finished_accounts: vec![false; accounts],
+            duplicates: 0,
+        }
+    }
+
+    /// Adds a kept event; `false` when it breaks per-account time order.
+    fn accept(&mut self, roles: &mut EventRoles, signup: &[i64], event: &reorder::Event) -> bool {
+        let &reorder::Event {
+            acc,
+            user,
+            ev,
+            ts,
+            value,
+        } = event;
         match self.state.acc {
             Some(current) if current == acc => {
                 if self.state.tie_ts > ts {
@@ -739,18 +945,22 @@ impl<'a> Pass<'a> {
             }
         }
         if self.state.is_duplicate(acc, ts, ev, user, value) {
-            counts.duplicate_events += 1;
-        } else {
-            let named = self.roles.named(ev);
-            self.builder
-                .push(&mut self.state, acc, ts, ev, user, bits, named, value, signup);
+            self.duplicates += 1;
+        } else if let Some(builder) = &mut self.builder {
+            let (bits, named) = (roles.bits(ev), roles.named(ev));
+            builder.push(
+                &mut self.state,
+                acc,
+                ts,
+                ev,
+                user,
+                bits,
+                named,
+                value,
+                signup[acc as usize],
+            );
         }
         true
-    }
-
-    fn finish(mut self) -> (Builder<'a>, InputReport) {
-        self.builder.flush_day();
-        (self.builder, self.counts)
     }
 }
 
@@ -1010,10 +1220,6 @@ struct Builder<'a> {
     e_last: Vec<i64>,
     e_value: Vec<f64>,
     e_valued: Vec<u32>,
-    events_used: u64,
-    latest_event: i64,
-    /// The latest two distinct days with events, latest first.
-    latest_days: [i64; 2],
 }
 
 impl<'a> Builder<'a> {
@@ -1052,9 +1258,6 @@ impl<'a> Builder<'a> {
             e_last: Vec::new(),
             e_value: Vec::new(),
             e_valued: Vec::new(),
-            events_used: 0,
-            latest_event: i64::MIN,
-            latest_days: [NO_DAY; 2],
         }
     }
 
@@ -1072,14 +1275,7 @@ impl<'a> Builder<'a> {
         value: f64,
         signup: i64,
     ) {
-        self.events_used += 1;
-        self.latest_event = self.latest_event.max(ts);
         let day = ceil_day(ts);
-        if day > self.latest_days[0] {
-            self.latest_days = [day, self.latest_days[0]];
-        } else if day < self.latest_days[0] && day > self.latest_days[1] {
-            self.latest_days[1] = day;
-        }
         if self.current != Some((acc, day)) {
             self.flush_day();
             self.current = Some((acc, day));

@@ -133,6 +133,14 @@ pub enum ArtifactError {
         /// The hash of its content.
         content_id: String,
     },
+    /// A registry lists no model of this id.
+    #[error("{} lists no model {model_id:?}: see `pql models`", .path.display())]
+    UnknownModel {
+        /// The registry file.
+        path: PathBuf,
+        /// The id asked for.
+        model_id: String,
+    },
     /// A field cannot be used to score (see [`Artifact::check`]).
     #[error("{}: {source}", .path.display())]
     Field {

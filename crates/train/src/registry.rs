@@ -257,11 +257,16 @@ impl LockedRegistry {
     }
 
     /// Makes `model_id` the champion and retires the previous one, recording why.
-    ///
-    /// # Panics
-    /// If `model_id` is not registered.
-    pub fn promote(&mut self, model_id: &str, why: &str) {
+    /// Fails, changing nothing, when `model_id` is not registered.
+    pub fn promote(&mut self, model_id: &str, why: &str) -> Result<(), ArtifactError> {
+        if !self.registry.models.iter().any(|e| e.model_id == model_id) {
+            return Err(ArtifactError::UnknownModel {
+                path: self.models.join(REGISTRY_FILE),
+                model_id: model_id.to_string(),
+            });
+        }
         self.registry.promote(model_id, why);
+        Ok(())
     }
 
     /// Records why a registered model's status did not change (e.g. a challenger kept out).
@@ -442,8 +447,11 @@ mod tests {
         assert_eq!(Registry::load(dir.path()).unwrap(), Registry::default());
         let mut locked = Registry::lock(dir.path(), |_| panic!("nobody else holds the lock")).unwrap();
         assert_eq!(*locked, Registry::default());
+        let err = locked.promote("a", "first").unwrap_err().to_string();
+        assert!(err.contains("registry.json lists no model \"a\""), "{err}");
+        assert_eq!(*locked, Registry::default(), "a refused promotion changes nothing");
         locked.registry.models.push(entry("a"));
-        locked.promote("a", "first");
+        locked.promote("a", "first").unwrap();
         let saved = locked.commit().unwrap();
         assert_eq!(saved.champion.as_deref(), Some("a"));
         assert_eq!(Registry::load(dir.path()).unwrap(), saved);
@@ -477,7 +485,7 @@ mod tests {
         // The second locker finds the lock taken (it cannot have it while `first` lives) ...
         assert_eq!(received.recv().unwrap(), "waiting");
         first.registry.models.push(entry("a"));
-        first.promote("a", "first");
+        first.promote("a", "first").unwrap();
         first.commit().unwrap();
         // ... and gets it once `first` is gone, reading what `first` wrote.
         assert_eq!(received.recv().unwrap(), "locked");
