@@ -8,22 +8,8 @@ peer_python() {
   PY="$venv/bin/python"
 }
 
-# measure DIR RUNS COMMAND...: runs COMMAND RUNS times (its output in DIR/last.log; a failure stops the
-# script with that log); prints "median_wall_s median_peak_mb" (GNU time's %e and %M).
-measure() {
-  local dir="$1" count="$2" runs=()
-  shift 2
-  for _ in $(seq "$count"); do
-    /usr/bin/time -f "%e %M" -o "$dir/time.txt" "$@" >"$dir/last.log" 2>&1 || { cat "$dir/last.log" >&2; exit 1; }
-    runs+=("$(cat "$dir/time.txt")")
-  done
-  local middle=$(((count + 1) / 2)) wall peak
-  wall="$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | sort -n | sed -n "${middle}p")"
-  peak="$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | sort -n | sed -n "${middle}p")"
-  echo "$wall $(awk -v k="$peak" 'BEGIN {printf "%.0f", k / 1024}')"
-}
-
-# measure_anon DIR RUNS COMMAND...: as measure, and also samples the command's anonymous resident memory
+# measure_anon DIR RUNS COMMAND...: runs COMMAND RUNS times under GNU time (its output in DIR/last.log; a
+# failure stops with that log) and samples the command's anonymous resident memory
 # (RssAnon: its own heap, not the pages of input files it maps) every 0.2 s; prints "median_wall_s
 # median_peak_mb median_peak_anon_mb".
 measure_anon() {
@@ -46,4 +32,10 @@ measure_anon() {
   peak="$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | sort -n | sed -n "${middle}p")"
   anon_peak="$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | sort -n | sed -n "${middle}p")"
   echo "$wall $(awk -v k="$peak" 'BEGIN {printf "%.0f", k / 1024}') $(awk -v k="$anon_peak" 'BEGIN {printf "%.0f", k / 1024}')"
+}
+
+# measure DIR RUNS COMMAND...: as measure_anon, without the anonymous memory: prints "median_wall_s
+# median_peak_mb" (GNU time's %e and %M).
+measure() {
+  measure_anon "$@" | awk '{print $1, $2}'
 }
