@@ -502,7 +502,7 @@ pub fn prepare(
             Ranges::One(Box::new(range_tables(builder, &accounts, everyone, catalog)?))
         }
         (None, Some(mut reorder)) => {
-            reorder.spill_all().map_err(spill_error)?;
+            reorder.spill().map_err(spill_error)?;
             Ranges::Many(Box::new(Gathered {
                 buckets: reorder.ranges(per_range),
                 reorder,

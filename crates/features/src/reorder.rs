@@ -118,13 +118,8 @@ impl Reorder {
         bound(buckets.start)..bound(buckets.end)
     }
 
-    /// Moves every buffered event to the files, so that memory holds none while the buckets are replayed.
-    pub fn spill_all(&mut self) -> std::io::Result<()> {
-        self.spill()
-    }
-
-    /// Appends every buffered bucket to its file.
-    fn spill(&mut self) -> std::io::Result<()> {
+    /// Appends every buffered bucket to its file, so that memory holds none of its events.
+    pub fn spill(&mut self) -> std::io::Result<()> {
         if self.spilled.is_none() {
             let dir = tempfile::Builder::new().prefix("pql-events-").tempdir()?;
             let files = (0..BUCKETS).map(|b| dir.path().join(format!("{b}.bin"))).collect();
