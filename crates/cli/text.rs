@@ -380,3 +380,130 @@ pub fn drift(drift: &pql_score::drift::Drift, thresholds: &pql_data::config::Dri
     }
     out
 }
+
+/// The line `pql features` ends with.
+pub fn features_written(written: &pql_pipeline::features::FeaturesWritten, out: &std::path::Path) -> String {
+    let w = &written.written;
+    format!(
+        "wrote {} rows ({} labelled, {:.2}% positive) x {} features to {} in {:.1} s",
+        w.rows,
+        w.labelled,
+        100.0 * w.positives as f64 / w.labelled.max(1) as f64,
+        written.features,
+        out.display(),
+        written.elapsed.as_secs_f64()
+    )
+}
+
+/// What `pql train` prints: the training report and where the model went.
+pub fn trained(trained: &pql_pipeline::train::Trained) -> String {
+    let artifact = &trained.artifact;
+    let status = if trained.is_champion() {
+        "the folder's champion"
+    } else {
+        "a candidate; the champion is unchanged"
+    };
+    format!(
+        "{}\n\nmodel {} ({}) written to {} in {:.1} s; registered as {status}",
+        training_report(artifact).trim_end(),
+        artifact.model_id,
+        artifact.kind,
+        trained.dir.display(),
+        trained.elapsed.as_secs_f64()
+    )
+}
+
+/// What `pql score` prints: the tier counts and where the scores went.
+pub fn scored(scored: &pql_pipeline::score::Scored, artifact: &pql_train::Artifact, out: &std::path::Path) -> String {
+    format!(
+        "{}\nmodel {} ({}); {} rows {} written to {} in {:.1} s",
+        score_summary(&scored.summary, &scored.tiers),
+        artifact.model_id,
+        artifact.kind,
+        scored.summary.rows,
+        scored.scope,
+        out.display(),
+        scored.elapsed.as_secs_f64()
+    )
+}
+
+/// The outcome of `pql retrain` in a sentence.
+pub fn retrained(retrained: &pql_pipeline::retrain::Retrained, models: &std::path::Path) -> String {
+    use pql_pipeline::retrain::Outcome;
+    use pql_train::registry::Decision;
+    let challenger = &retrained.challenger.artifact.model_id;
+    let champion = retrained.champion.as_deref().unwrap_or("none");
+    match &retrained.outcome {
+        Outcome::FirstChampion => format!("{challenger} is the folder's first champion"),
+        Outcome::ChampionChanged { before, now } => format!(
+            "{challenger} {}",
+            Outcome::champion_changed(before.as_deref(), now.as_deref())
+        ),
+        Outcome::SameModel => {
+            "the challenger is the champion itself (same data and settings): nothing to compare".to_string()
+        }
+        Outcome::ChampionCannotScore(mismatch) => format!(
+            "kept champion {champion}: it cannot score this config's data ({mismatch}); review the challenger \
+             {challenger} and promote it with `pql models --models {} --promote {challenger}`",
+            models.display()
+        ),
+        Outcome::Decided(Decision::Promote(why)) => format!("promoted {challenger} to champion: {why}"),
+        Outcome::Decided(Decision::Keep(why)) => format!("kept champion {champion}: {why}"),
+    }
+}
+
+/// What `pql quickstart` prints: each stage's result and a summary for a first look.
+pub fn quickstart(q: &pql_pipeline::quickstart::Quickstart) -> String {
+    let artifact = &q.trained.artifact;
+    let dir = q.trained.dir.display();
+    let backtest = artifact
+        .backtest
+        .last()
+        .map(|b| format!("backtest ROC AUC {:.3} on {}, ", b.metrics.roc_auc, b.as_of))
+        .unwrap_or_default();
+    format!(
+        "1/3 features: every {} from {} to {}\n{}\n\n2/3 training\n{}\n\n3/3 scoring the accounts eligible on {}\n{}\n\n\
+         summary\n  model quality: {backtest}validation ROC AUC {:.3}, PQLs convert {:.1}x as often as average \
+         (lift@10%)\n  top drivers: {}\n  PQLs on {}: {} of {} eligible accounts (see reason_1..3 in the scores)\n  \
+         files: {} (features), {dir} (model), {} (scores)\n  done in {:.1} s; next: pql explain --model {dir}",
+        q.weekday,
+        q.first,
+        q.latest,
+        features_written(&q.features, &q.features_path),
+        trained(&q.trained),
+        q.latest,
+        scored(&q.scored, artifact, &q.scores_path),
+        artifact.metrics.roc_auc,
+        artifact.metrics.lift_at_10,
+        q.drivers.join("; "),
+        q.latest,
+        q.scored.summary.hot,
+        q.scored.summary.rows,
+        q.features_path.display(),
+        q.scores_path.display(),
+        q.elapsed.as_secs_f64(),
+    )
+}
+
+/// What `pql generate` prints: what it simulated and the files it wrote.
+pub fn generated(summary: &pql_generate::Summary, horizon_days: u32) -> String {
+    let seconds = summary.elapsed.as_secs_f64();
+    let mut out = format!(
+        "generated {} accounts, {} users, {} events, {} conversions in {seconds:.1} s ({:.1} M events/s)\n\
+         truth: {} eligible (account, as_of) rows; {:.2}% converted within {horizon_days} days (truth mean {:.2}%)",
+        summary.accounts,
+        summary.users,
+        summary.events,
+        summary.conversions,
+        summary.events as f64 / seconds.max(1e-9) / 1e6,
+        summary.truth_rows,
+        100.0 * summary.label_rate,
+        100.0 * summary.mean_probability
+    );
+    for (path, size) in &summary.files {
+        let _ = write!(out, "\n  {:>10}  {}", human_bytes(*size), path.display());
+    }
+    let total: u64 = summary.files.iter().map(|(_, size)| size).sum();
+    let _ = write!(out, "\n  {:>10}  total", human_bytes(total));
+    out
+}

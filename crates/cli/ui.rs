@@ -45,7 +45,7 @@ impl Ui {
     }
 
     /// A spinner with the elapsed time, for a step of unknown length.
-    pub fn spinner(&self, message: &'static str) -> ProgressBar {
+    fn spinner(&self, message: &'static str) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(None, self.target());
         bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"));
         bar.set_message(message);
@@ -54,7 +54,7 @@ impl Ui {
     }
 
     /// A bar over `len` steps.
-    pub fn bar(&self, len: usize, message: &'static str) -> ProgressBar {
+    fn bar(&self, len: usize, message: &'static str) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(Some(len as u64), self.target());
         bar.set_style(
             ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
@@ -72,5 +72,44 @@ impl Ui {
             // Hidden by indicatif itself when stderr is not a terminal.
             ProgressDrawTarget::stderr()
         }
+    }
+}
+
+impl pql_pipeline::Progress for Ui {
+    fn inputs(&self, report: &pql_features::InputReport) {
+        self.note(crate::text::report_text(report).trim_end());
+    }
+
+    fn note(&self, text: &str) {
+        Ui::note(self, text);
+    }
+
+    fn warn(&self, text: &str) {
+        tracing::warn!("{text}");
+    }
+
+    fn step(&self, what: &'static str, steps: Option<usize>) -> Box<dyn pql_pipeline::Step> {
+        Box::new(Step(match steps {
+            Some(len) => self.bar(len, what),
+            None => self.spinner(what),
+        }))
+    }
+}
+
+/// A spinner or a bar, cleared when its step is done or dropped.
+struct Step(ProgressBar);
+
+impl pql_pipeline::Step for Step {
+    fn advance(&self) {
+        self.0.inc(1);
+        if self.0.position() == self.0.length().unwrap_or(0) {
+            self.0.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }

@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod boost;
 pub mod calibration;
 pub mod check;
+pub mod error;
 pub mod explain;
 pub mod importance;
 pub mod logistic;
@@ -27,5 +28,6 @@ pub mod split;
 pub mod training;
 
 pub use artifact::{Artifact, ArtifactError};
+pub use error::TrainError;
 pub use model::{ModelChoice, ModelKind};
-pub use training::{train, TrainError, TrainParams, Trained};
+pub use training::{train, TrainParams, Trained, ValidTrainParams};

@@ -41,8 +41,10 @@ pub struct ValidLogisticParams(LogisticParams);
 /// Why a fit cannot run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogisticError {
-    /// A setting is out of range.
-    InvalidParams(String),
+    /// The L2 strength is negative or not finite.
+    InvalidL2(f64),
+    /// `max_iterations` is 0.
+    NoIterations,
     /// Rows of `x` and labels differ in number, or there are no rows.
     Shape {
         /// Rows of the feature matrix.
@@ -59,7 +61,15 @@ pub enum LogisticError {
 impl std::fmt::Display for LogisticError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LogisticError::InvalidParams(message) => write!(f, "invalid logistic regression settings: {message}"),
+            LogisticError::InvalidL2(l2) => {
+                write!(
+                    f,
+                    "invalid logistic regression settings: l2 must be finite and >= 0, got {l2}"
+                )
+            }
+            LogisticError::NoIterations => {
+                f.write_str("invalid logistic regression settings: max_iterations must be at least 1")
+            }
             LogisticError::Shape { rows, labels } => write!(f, "{rows} feature rows but {labels} labels"),
             LogisticError::OneClass => f.write_str("logistic regression needs both classes in the labels"),
             LogisticError::NotFinite => f.write_str("the features contain values that are not finite"),
@@ -98,13 +108,10 @@ impl LogisticParams {
     /// Validates the settings.
     pub fn check(self) -> Result<ValidLogisticParams, LogisticError> {
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(LogisticError::InvalidParams(format!(
-                "l2 must be finite and >= 0, got {}",
-                self.l2
-            )));
+            return Err(LogisticError::InvalidL2(self.l2));
         }
         if self.max_iterations == 0 {
-            return Err(LogisticError::InvalidParams("max_iterations must be at least 1".into()));
+            return Err(LogisticError::NoIterations);
         }
         Ok(ValidLogisticParams(self))
     }

@@ -93,12 +93,12 @@ fn splitmix(mut z: u64) -> u64 {
 /// Why a table cannot become a matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MatrixError {
-    /// A feature column is missing or not numeric.
+    /// A column is missing, of the wrong type, or of the wrong length.
     Column {
         /// The column.
         name: String,
         /// What is wrong.
-        message: String,
+        problem: ColumnProblem,
     },
     /// A feature value is null or not finite.
     NotFinite {
@@ -112,7 +112,7 @@ pub enum MatrixError {
 impl std::fmt::Display for MatrixError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MatrixError::Column { name, message } => write!(f, "feature `{name}`: {message}"),
+            MatrixError::Column { name, problem } => write!(f, "feature `{name}`: {problem}"),
             MatrixError::NotFinite { name, row } => write!(f, "feature `{name}`, row {row}: missing or not finite"),
         }
     }
@@ -120,19 +120,50 @@ impl std::fmt::Display for MatrixError {
 
 impl std::error::Error for MatrixError {}
 
-fn column_error(name: &str, err: PolarsError) -> MatrixError {
+/// What is wrong with a column of a feature table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnProblem {
+    /// The table has no such column.
+    Missing,
+    /// Its values cannot be read as the type the matrix needs (numbers, dates or text).
+    Type(DataType),
+    /// It has another number of rows than the key columns.
+    Rows {
+        /// Its rows.
+        rows: usize,
+        /// The key columns' rows.
+        expected: usize,
+    },
+}
+
+impl std::fmt::Display for ColumnProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ColumnProblem::Missing => f.write_str("not found"),
+            ColumnProblem::Type(dtype) => write!(f, "a {dtype} column cannot be read here"),
+            ColumnProblem::Rows { rows, expected } => write!(f, "{rows} rows, the key columns have {expected}"),
+        }
+    }
+}
+
+/// The error of reading column `name` of `table`: missing, or of a type that failed to convert.
+fn column_error(table: &DataFrame, name: &str) -> MatrixError {
     MatrixError::Column {
         name: name.to_string(),
-        message: err.to_string().lines().next().unwrap_or_default().to_string(),
+        problem: match table.column(name) {
+            Ok(column) => ColumnProblem::Type(column.dtype().clone()),
+            Err(_) => ColumnProblem::Missing,
+        },
     }
 }
 
 /// Column `name` of `table` as one `f64` chunk, refused if missing, not numeric, or holding a null or a
 /// value that is not finite (named by its row in the table).
 fn finite_column(table: &DataFrame, name: &str) -> Result<Float64Chunked, MatrixError> {
-    let column = table.column(name).map_err(|e| column_error(name, e))?;
-    let column = column.cast(&DataType::Float64).map_err(|e| column_error(name, e))?;
-    let values = column.f64().map_err(|e| column_error(name, e))?.rechunk().into_owned();
+    let error = |_| column_error(table, name);
+    let column = table.column(name).map_err(error)?;
+    let column = column.cast(&DataType::Float64).map_err(error)?;
+    let values = column.f64().map_err(error)?.rechunk().into_owned();
     let not_finite = |row| MatrixError::NotFinite {
         name: name.to_string(),
         row,
@@ -217,15 +248,16 @@ impl MatrixBuilder {
     /// and `account_id` columns (other columns are ignored); the named feature columns come with
     /// [`MatrixBuilder::fill`].
     pub fn new(keys: &DataFrame, names: &[String]) -> Result<Self, MatrixError> {
-        let label = keys.column("label").map_err(|e| column_error("label", e))?;
-        let label = label.cast(&DataType::Int32).map_err(|e| column_error("label", e))?;
-        let label = label.i32().map_err(|e| column_error("label", e))?;
-        let as_of = keys.column("as_of").map_err(|e| column_error("as_of", e))?;
+        let error = |name: &'static str| move |_| column_error(keys, name);
+        let label = keys.column("label").map_err(error("label"))?;
+        let label = label.cast(&DataType::Int32).map_err(error("label"))?;
+        let label = label.i32().map_err(error("label"))?;
+        let as_of = keys.column("as_of").map_err(error("as_of"))?;
         let as_of = as_of
             .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
             .and_then(|c| c.cast(&DataType::Int64))
-            .map_err(|e| column_error("as_of", e))?;
-        let as_of = as_of.i64().map_err(|e| column_error("as_of", e))?;
+            .map_err(error("as_of"))?;
+        let as_of = as_of.i64().map_err(error("as_of"))?;
         let mut table_rows: Vec<(i64, usize)> = (0..keys.height())
             .filter(|&i| label.get(i).is_some())
             .map(|i| {
@@ -245,7 +277,7 @@ impl MatrixBuilder {
                 .zip(&as_of)
                 .map(|(&i, &t)| row_key(ids.get(i).unwrap_or_default(), t))
                 .collect(),
-            Some(Err(e)) => return Err(column_error("account_id", e)),
+            Some(Err(_)) => return Err(column_error(keys, "account_id")),
             // A table without accounts (a hand-made one): the row's position stands for the account.
             None => table_rows
                 .iter()
@@ -274,7 +306,10 @@ impl MatrixBuilder {
                     .get_column_names()
                     .first()
                     .map_or_else(String::new, |n| n.to_string()),
-                message: format!("{} rows, the key columns have {}", columns.height(), self.height),
+                problem: ColumnProblem::Rows {
+                    rows: columns.height(),
+                    expected: self.height,
+                },
             });
         }
         for (j, name) in self.names.iter().enumerate() {
@@ -296,7 +331,7 @@ impl MatrixBuilder {
         if let Some(j) = self.filled.iter().position(|&filled| !filled) {
             return Err(MatrixError::Column {
                 name: self.names[j].clone(),
-                message: "not found".into(),
+                problem: ColumnProblem::Missing,
             });
         }
         Ok(LabelledMatrix {

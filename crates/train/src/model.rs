@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::boost::{BoostParams, Boosted};
 use crate::check::{self, FieldError};
+use crate::error::FitError;
 use crate::logistic::{sigmoid, LogisticParams};
 use crate::matrix::{signed_log1p, FeatureColumns, LabelledMatrix, Standardizer, Value};
 use rayon::prelude::*;
@@ -136,7 +137,7 @@ impl Settings {
     /// Fits these settings on the rows; `prior_shift` is added to the model's log-odds (the log of the share
     /// of unconverted rows kept, 0 when none was left out), so its probabilities are those of the whole
     /// population.
-    pub fn fit(&self, rows: &LabelledMatrix, prior_shift: f64) -> Result<Model, String> {
+    pub fn fit(&self, rows: &LabelledMatrix, prior_shift: f64) -> Result<Model, FitError> {
         match *self {
             Settings::Logistic { l2 } => {
                 let standardizer = Standardizer::fit(rows.x.view());
@@ -144,7 +145,7 @@ impl Settings {
                     .l2(l2)
                     .check()
                     .and_then(|p| p.fit_standardized(rows.x.view(), &standardizer, &rows.labels))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(FitError::Logistic)?;
                 fitted.warn_unless_converged(l2, "the model is kept, but may be off its optimum");
                 Ok(Model::Logistic(LinearModel {
                     l2,
@@ -157,7 +158,7 @@ impl Settings {
                 .check()
                 .and_then(|p| p.fit_shifted(rows.x.view(), &rows.labels, None, prior_shift))
                 .map(Model::Boosted)
-                .map_err(|e| e.to_string()),
+                .map_err(FitError::Boost),
         }
     }
 }

@@ -59,12 +59,54 @@ pub struct RuleError {
     /// The rule's name.
     pub rule: String,
     /// What is wrong, and where.
-    pub message: String,
+    pub problem: RuleProblem,
+}
+
+/// What is wrong with a rule's condition; characters count from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleProblem {
+    /// A backtick-quoted name does not end.
+    UnclosedBacktick(usize),
+    /// An operator other than `>= > <= < == !=`.
+    UnknownOperator(usize),
+    /// A word that starts like a number but is not a finite one.
+    NotANumber(String),
+    /// A character that starts no token.
+    Unexpected {
+        /// The character.
+        character: char,
+        /// Its position.
+        at: usize,
+    },
+    /// A name that is no feature of the table.
+    UnknownFeature(String),
+    /// Tokens other than `feature <op> number`.
+    ExpectedComparison,
+    /// Two comparisons not joined by `and` or `or`.
+    ExpectedJoin,
 }
 
 impl std::fmt::Display for RuleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rule `{}`: {}", self.rule, self.message)
+        write!(f, "rule `{}`: ", self.rule)?;
+        match &self.problem {
+            RuleProblem::UnclosedBacktick(at) => write!(f, "unclosed backtick at character {at}"),
+            RuleProblem::UnknownOperator(at) => {
+                write!(f, "unknown operator at character {at}; use >= > <= < == !=")
+            }
+            RuleProblem::NotANumber(word) => write!(f, "`{word}` is not a number"),
+            RuleProblem::Unexpected { character, at } => write!(f, "unexpected `{character}` at character {at}"),
+            RuleProblem::UnknownFeature(name) => {
+                write!(
+                    f,
+                    "`{name}` is not a feature of this table (see `pql features --describe`)"
+                )
+            }
+            RuleProblem::ExpectedComparison => {
+                f.write_str("expected `feature <op> number` (op one of >= > <= < == !=)")
+            }
+            RuleProblem::ExpectedJoin => f.write_str("expected `and` or `or` between comparisons"),
+        }
     }
 }
 
@@ -79,7 +121,7 @@ enum Token {
     Or,
 }
 
-fn tokens(text: &str) -> Result<Vec<Token>, String> {
+fn tokens(text: &str) -> Result<Vec<Token>, RuleProblem> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -92,7 +134,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             let end = chars[i + 1..]
                 .iter()
                 .position(|&c| c == '`')
-                .ok_or_else(|| format!("unclosed backtick at character {}", i + 1))?;
+                .ok_or(RuleProblem::UnclosedBacktick(i + 1))?;
             out.push(Token::Name(chars[i + 1..i + 1 + end].iter().collect()));
             i += end + 2;
         } else if "<>=!".contains(c) {
@@ -104,7 +146,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                 ('<', false) => Op::Lt,
                 ('=', true) => Op::Eq,
                 ('!', true) => Op::Ne,
-                _ => return Err(format!("unknown operator at character {}; use >= > <= < == !=", i + 1)),
+                _ => return Err(RuleProblem::UnknownOperator(i + 1)),
             };
             out.push(Token::Op(op));
             i += 1 + usize::from(two);
@@ -126,7 +168,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                 .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| format!("`{word}` is not a number"))?;
+                .ok_or_else(|| RuleProblem::NotANumber(word.clone()))?;
             out.push(Token::Number(value));
         } else if c.is_alphanumeric() || c == '_' {
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
@@ -139,7 +181,10 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                 _ => Token::Name(word),
             });
         } else {
-            return Err(format!("unexpected `{c}` at character {}", i + 1));
+            return Err(RuleProblem::Unexpected {
+                character: c,
+                at: i + 1,
+            });
         }
     }
     Ok(out)
@@ -148,9 +193,9 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
 impl Rule {
     /// Parses `when` against the feature names (the matrix columns, in order).
     pub fn parse(name: &str, when: &str, features: &[String]) -> Result<Rule, RuleError> {
-        let error = |message: String| RuleError {
+        let error = |problem: RuleProblem| RuleError {
             rule: name.to_string(),
-            message,
+            problem,
         };
         let tokens = tokens(when).map_err(error)?;
         let mut any_of = vec![Vec::new()];
@@ -159,18 +204,13 @@ impl Rule {
             let (column, op, bound) = match rest {
                 [Token::Name(feature), Token::Op(op), Token::Number(bound), tail @ ..] => {
                     rest = tail;
-                    let column = features.iter().position(|f| f == feature).ok_or_else(|| {
-                        error(format!(
-                            "`{feature}` is not a feature of this table (see `pql features --describe`)"
-                        ))
-                    })?;
+                    let column = features
+                        .iter()
+                        .position(|f| f == feature)
+                        .ok_or_else(|| error(RuleProblem::UnknownFeature(feature.clone())))?;
                     (column, *op, *bound)
                 }
-                _ => {
-                    return Err(error(
-                        "expected `feature <op> number` (op one of >= > <= < == !=)".into(),
-                    ))
-                }
+                _ => return Err(error(RuleProblem::ExpectedComparison)),
             };
             any_of
                 .last_mut()
@@ -183,7 +223,7 @@ impl Rule {
                     any_of.push(Vec::new());
                     rest = tail;
                 }
-                _ => return Err(error("expected `and` or `or` between comparisons".into())),
+                _ => return Err(error(RuleProblem::ExpectedJoin)),
             }
         }
         Ok(Rule {

@@ -34,6 +34,8 @@ pub enum SelectError {
     Fit(LogisticError),
     /// The validation rows cannot be scored (e.g. one class only).
     Validation(MetricsError),
+    /// No candidate L2 strength was given.
+    EmptyGrid,
     /// No candidate's fit converged.
     NoneConverged {
         /// The candidates tried.
@@ -46,6 +48,7 @@ impl std::fmt::Display for SelectError {
         match self {
             SelectError::Fit(e) => write!(f, "{e}"),
             SelectError::Validation(e) => write!(f, "validation snapshots: {e}"),
+            SelectError::EmptyGrid => f.write_str("the L2 grid is empty"),
             SelectError::NoneConverged { candidates } => write!(
                 f,
                 "the logistic fit converged at none of the {candidates} L2 strengths (see the warnings above)"
@@ -100,7 +103,7 @@ pub fn choose_l2(
         }
     }
     let best = best(&table, &converged).ok_or(if table.is_empty() {
-        SelectError::Fit(LogisticError::InvalidParams("the L2 grid is empty".into()))
+        SelectError::EmptyGrid
     } else {
         SelectError::NoneConverged {
             candidates: table.len(),

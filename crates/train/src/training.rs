@@ -22,12 +22,14 @@ use serde::{Deserialize, Serialize};
 use crate::boost::BoostParams;
 use crate::calibration::Calibration;
 use crate::check::{self, FieldError};
+use crate::error::{FitError, Rows, Stage, TrainError};
 use crate::importance::{self, Dependence, Importance};
-use crate::matrix::{LabelledMatrix, MatrixError};
+use crate::logistic::LogisticError;
+use crate::matrix::LabelledMatrix;
 use crate::metrics::{Curves, Metrics};
 use crate::model::{Model, ModelChoice, ModelKind, Settings};
-use crate::rules::{Rule, RuleComparison, RuleError};
-use crate::select::{choose_l2, Candidate, L2_GRID};
+use crate::rules::{Rule, RuleComparison};
+use crate::select::{choose_l2, Candidate, SelectError, L2_GRID};
 use crate::split::{date, SplitError, TimeSplit};
 
 /// Converted validation rows needed to calibrate at all.
@@ -55,8 +57,6 @@ pub struct TrainParams {
     pub l2_grid: Vec<f64>,
     /// Boosted-tree settings; `max_trees` bounds early stopping.
     pub boost: BoostParams,
-    /// Label horizon in days (from the config).
-    pub horizon_days: u32,
     /// The share of unconverted rows every fit sees, in `(0, 1]`; default 1 (all). Below 1, each fit keeps
     /// every converted row and a seeded draw of this share of the others
     /// ([`LabelledMatrix::negatives_sampled`]), and its log-odds are shifted by `ln(negative_rate)` so the
@@ -65,9 +65,8 @@ pub struct TrainParams {
     pub negative_rate: f64,
 }
 
-impl TrainParams {
-    /// Defaults for a horizon.
-    pub fn new(horizon_days: u32) -> Self {
+impl Default for TrainParams {
+    fn default() -> Self {
         TrainParams {
             choice: ModelChoice::Auto,
             validation_snapshots: 2,
@@ -76,66 +75,66 @@ impl TrainParams {
             permutation_repeats: 5,
             l2_grid: L2_GRID.to_vec(),
             boost: BoostParams::default(),
-            horizon_days,
             negative_rate: 1.0,
         }
     }
 }
 
-/// Why training failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// The table has no labelled rows.
-    #[error("the feature table has no labelled rows: every snapshot's horizon reaches past the end of the data")]
-    NoLabelledRows,
-    /// The feature table cannot become a matrix.
-    #[error(transparent)]
-    Matrix(#[from] MatrixError),
-    /// No time split exists.
-    #[error("{context}: {reason}")]
-    Split {
-        /// Which split.
-        context: String,
-        /// Why (part of this message, not a separate cause, so it is printed once).
-        reason: SplitError,
-    },
-    /// A part of the rows has one class only.
-    #[error("{part} ({rows} rows) hold {positives} converted rows; a model needs both converted and unconverted rows")]
-    OneClass {
-        /// Which rows.
-        part: String,
-        /// Rows.
-        rows: usize,
-        /// Converted rows.
-        positives: usize,
-    },
-    /// Too few positives to calibrate.
-    #[error(
-        "{part} hold {positives} converted rows; calibration needs at least {needed} \
-         (use more validation snapshots with --validation-weeks, or more accounts)"
-    )]
-    TooFewPositives {
-        /// Which rows.
-        part: String,
-        /// Converted rows.
-        positives: usize,
-        /// Needed.
-        needed: usize,
-    },
-    /// A model fit failed.
-    #[error("{kind} model: {message}")]
-    Fit {
-        /// The family.
-        kind: ModelKind,
-        /// Why.
-        message: String,
-    },
-    /// A rule cannot be parsed.
-    #[error(transparent)]
-    Rule(#[from] RuleError),
-    /// The negative rate is not a share.
-    #[error("the negative rate must be above 0 and at most 1, got {0}")]
-    NegativeRate(f64),
+impl TrainParams {
+    /// Checks the settings for labels of `horizon_days` days (the config's): a horizon of at least a day,
+    /// at least one validation snapshot, a negative rate in `(0, 1]`, valid boosted-tree settings and a
+    /// non-empty grid of finite, non-negative L2 strengths.
+    pub fn check(self, horizon_days: u32) -> Result<ValidTrainParams, TrainError> {
+        if horizon_days == 0 {
+            return Err(TrainError::NoHorizon);
+        }
+        if self.validation_snapshots == 0 {
+            return Err(TrainError::NoValidation);
+        }
+        if !(self.negative_rate > 0.0 && self.negative_rate <= 1.0) {
+            return Err(TrainError::NegativeRate(self.negative_rate));
+        }
+        self.boost.check().map_err(|e| TrainError::Fit {
+            kind: ModelKind::Boosted,
+            reason: FitError::Boost(e),
+        })?;
+        let logistic = |reason| TrainError::Fit {
+            kind: ModelKind::Logistic,
+            reason,
+        };
+        if self.l2_grid.is_empty() {
+            return Err(logistic(FitError::Select(SelectError::EmptyGrid)));
+        }
+        if let Some(&l2) = self.l2_grid.iter().find(|l2| !(l2.is_finite() && **l2 >= 0.0)) {
+            return Err(logistic(FitError::Logistic(LogisticError::InvalidL2(l2))));
+        }
+        Ok(ValidTrainParams {
+            params: self,
+            horizon_days,
+        })
+    }
+}
+
+/// Settings that passed [`TrainParams::check`], with the label horizon they were checked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTrainParams {
+    params: TrainParams,
+    horizon_days: u32,
+}
+
+impl ValidTrainParams {
+    /// The label horizon in days.
+    pub fn horizon_days(&self) -> u32 {
+        self.horizon_days
+    }
+}
+
+impl std::ops::Deref for ValidTrainParams {
+    type Target = TrainParams;
+
+    fn deref(&self) -> &TrainParams {
+        &self.params
+    }
 }
 
 /// Size and time span of a set of rows.
@@ -296,18 +295,19 @@ struct Fitted {
 }
 
 /// Trains on the labelled rows of a feature table; `rules` are `(name, condition)` pairs.
-pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainParams) -> Result<Trained, TrainError> {
+pub fn train(
+    rows: &LabelledMatrix,
+    rules: &[(String, String)],
+    params: &ValidTrainParams,
+) -> Result<Trained, TrainError> {
     if rows.labels.is_empty() {
         return Err(TrainError::NoLabelledRows);
-    }
-    if !(params.negative_rate > 0.0 && params.negative_rate <= 1.0) {
-        return Err(TrainError::NegativeRate(params.negative_rate));
     }
     let rules = rules
         .iter()
         .map(|(name, when)| Rule::parse(name, when, &rows.names))
         .collect::<Result<Vec<_>, _>>()?;
-    let fitted = fit_procedure(rows, params.choice, params, "validation")?;
+    let fitted = fit_procedure(rows, params.choice, params, Stage::Main)?;
     let kind = fitted.settings.kind();
     let validation = evaluate(&fitted.validation_rows.labels, &fitted.validation_scores, kind)?;
     let permutation = importance::permutation(
@@ -363,15 +363,11 @@ pub fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainPa
 fn fit_procedure(
     rows: &LabelledMatrix,
     choice: ModelChoice,
-    params: &TrainParams,
-    context: &str,
+    params: &ValidTrainParams,
+    stage: Stage,
 ) -> Result<Fitted, TrainError> {
-    let split = TimeSplit::latest(&rows.as_of, params.validation_snapshots, params.horizon_days).map_err(|reason| {
-        TrainError::Split {
-            context: context.to_string(),
-            reason,
-        }
-    })?;
+    let split = TimeSplit::latest(&rows.as_of, params.validation_snapshots, params.horizon_days())
+        .map_err(|reason| TrainError::Split { stage, reason })?;
     let (rate, seed) = (params.negative_rate, params.seed);
     let prior_shift = rate.ln();
     let fit_rows = rows.snapshots(|t| split.train.binary_search(&t).is_ok());
@@ -380,12 +376,12 @@ fn fit_procedure(
         Cow::Borrowed(_) => fit_rows,
     };
     let validation_rows = rows.snapshots(|t| split.validation.binary_search(&t).is_ok());
-    check_classes(&fit_rows, &format!("the {context} split's training snapshots"))?;
-    check_classes(&validation_rows, &format!("the {context} snapshots"))?;
+    check_classes(&fit_rows, Rows::Training(stage))?;
+    check_classes(&validation_rows, Rows::Validation(stage))?;
     let validation_positives = validation_rows.positives();
     if validation_positives < MIN_CALIBRATION_POSITIVES {
         return Err(TrainError::TooFewPositives {
-            part: format!("the {context} snapshots"),
+            rows_of: Rows::Validation(stage),
             positives: validation_positives,
             needed: MIN_CALIBRATION_POSITIVES,
         });
@@ -393,11 +389,11 @@ fn fit_procedure(
     let mut best: Option<(Model, Vec<f64>, usize)> = None;
     let mut candidates: Vec<CandidateResult> = Vec::new();
     for kind in choice.kinds() {
-        let fit_error = |message: String| TrainError::Fit { kind, message };
+        let fit_error = |reason: FitError| TrainError::Fit { kind, reason };
         let (settings, model, l2_search) = match kind {
             ModelKind::Logistic => {
                 let (chosen, search) = choose_l2(&fit_rows, &validation_rows, &params.l2_grid, prior_shift)
-                    .map_err(|e| fit_error(e.to_string()))?;
+                    .map_err(|e| fit_error(FitError::Select(e)))?;
                 let settings = Settings::Logistic { l2: chosen.l2 };
                 (
                     settings,
@@ -417,7 +413,7 @@ fn fit_procedure(
                             prior_shift,
                         )
                     })
-                    .map_err(|e| fit_error(e.to_string()))?;
+                    .map_err(|e| fit_error(FitError::Boost(e)))?;
                 let settings = Settings::Boosted {
                     params: params.boost.max_trees(booster.trees.len().max(1)),
                 };
@@ -427,7 +423,7 @@ fn fit_procedure(
         let scores = model.predict(validation_rows.x.view());
         let metrics = evaluate(&validation_rows.labels, &scores, kind)?;
         tracing::info!(
-            context,
+            %stage,
             %kind,
             fit_rows = fit_rows.labels.len(),
             validation_rows = validation_rows.labels.len(),
@@ -437,7 +433,7 @@ fn fit_procedure(
         );
         if metrics.no_better_than_chance() {
             tracing::warn!(
-                "the {kind} model ranks the {context} rows no better than chance (ROC AUC {:.4} on {} rows): \
+                "the {kind} model ranks the {stage} rows no better than chance (ROC AUC {:.4} on {} rows): \
                  the features carry no signal it could use, or the fit failed",
                 metrics.roc_auc,
                 metrics.rows
@@ -462,7 +458,7 @@ fn fit_procedure(
     } else {
         Calibration::platt(&raw_scores, &validation_rows.labels).map_err(|e| TrainError::Fit {
             kind: settings.kind(),
-            message: format!("Platt calibration: {e}"),
+            reason: FitError::Platt(e),
         })?
     };
     let validation_scores = raw_scores.iter().map(|&p| calibration.apply(p)).collect();
@@ -470,9 +466,9 @@ fn fit_procedure(
     let refit_part = Part::of(&refit_rows);
     let model = settings
         .fit(&refit_rows, prior_shift)
-        .map_err(|message| TrainError::Fit {
+        .map_err(|reason| TrainError::Fit {
             kind: settings.kind(),
-            message,
+            reason,
         })?;
     Ok(Fitted {
         settings,
@@ -491,11 +487,11 @@ fn fit_procedure(
 /// main split and of each backtest, and each backtest's snapshot. Thinning the unconverted rows while
 /// reading (`TrainParams::negative_rate`) must keep every row of these; the others need only the rows
 /// [`crate::matrix::keeps_negative`] keeps. `labelled` are the labelled rows' snapshots (any order).
-pub fn evaluated_snapshots(labelled: &[i64], params: &TrainParams) -> BTreeSet<i64> {
+pub fn evaluated_snapshots(labelled: &[i64], params: &ValidTrainParams) -> BTreeSet<i64> {
     let snapshots: Vec<i64> = labelled.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-    let horizon = i64::from(params.horizon_days) * DAY_US;
+    let horizon = i64::from(params.horizon_days()) * DAY_US;
     let validation = |of: &[i64]| {
-        TimeSplit::latest(of, params.validation_snapshots, params.horizon_days)
+        TimeSplit::latest(of, params.validation_snapshots, params.horizon_days())
             .map_or_else(|_| Vec::new(), |s| s.validation)
     };
     let mut evaluated: BTreeSet<i64> = validation(&snapshots).into_iter().collect();
@@ -512,7 +508,7 @@ pub fn evaluated_snapshots(labelled: &[i64], params: &TrainParams) -> BTreeSet<i
 /// converted rows and the unconverted ones [`crate::matrix::keeps_negative`] keeps. Unlabelled rows are
 /// never needed. A table whose columns cannot be read this way is kept whole (building the matrix then
 /// names the problem).
-pub fn rows_to_read(columns: &polars::prelude::DataFrame, params: &TrainParams) -> Vec<bool> {
+pub fn rows_to_read(columns: &polars::prelude::DataFrame, params: &ValidTrainParams) -> Vec<bool> {
     use polars::prelude::{DataType, TimeUnit};
     let read = || -> polars::prelude::PolarsResult<Vec<bool>> {
         let label = columns.column("label")?.cast(&DataType::Int32)?;
@@ -547,7 +543,7 @@ pub fn rows_to_read(columns: &polars::prelude::DataFrame, params: &TrainParams) 
 }
 
 /// Steps 1–4 on the snapshots closed by each of the last `params.backtest` labelled snapshots, scored on it.
-fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Result<Vec<BacktestRow>, TrainError> {
+fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &ValidTrainParams) -> Result<Vec<BacktestRow>, TrainError> {
     let snapshots: Vec<i64> = rows
         .as_of
         .iter()
@@ -555,25 +551,25 @@ fn backtest(rows: &LabelledMatrix, kind: ModelKind, params: &TrainParams) -> Res
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let horizon = i64::from(params.horizon_days) * DAY_US;
+    let horizon = i64::from(params.horizon_days()) * DAY_US;
     let first = snapshots.len().saturating_sub(params.backtest);
     snapshots[first..]
         .iter()
         .map(|&as_of| {
-            let context = format!("backtest as of {}", date(as_of));
+            let stage = Stage::Backtest { as_of };
             let pool = rows.snapshots(|t| t + horizon <= as_of);
             let test = rows.snapshots(|t| t == as_of);
             if pool.labels.is_empty() {
                 return Err(TrainError::Split {
-                    context,
+                    stage,
                     reason: SplitError::NoTrainingSnapshots {
                         first_validation: as_of,
-                        horizon_days: params.horizon_days,
+                        horizon_days: params.horizon_days(),
                     },
                 });
             }
-            check_classes(&test, &context)?;
-            let fitted = fit_procedure(&pool, ModelChoice::Only(kind), params, &context)?;
+            check_classes(&test, Rows::Test { as_of })?;
+            let fitted = fit_procedure(&pool, ModelChoice::Only(kind), params, stage)?;
             let scores: Vec<f64> = fitted
                 .model
                 .predict(test.x.view())
@@ -627,11 +623,11 @@ fn importances(model: &Model, rows: &LabelledMatrix, permutation: &[(f64, f64)])
         .collect()
 }
 
-fn check_classes(rows: &LabelledMatrix, part: &str) -> Result<(), TrainError> {
+fn check_classes(rows: &LabelledMatrix, rows_of: Rows) -> Result<(), TrainError> {
     let positives = rows.positives();
     if positives == 0 || positives == rows.labels.len() {
         return Err(TrainError::OneClass {
-            part: part.to_string(),
+            rows_of,
             rows: rows.labels.len(),
             positives,
         });
@@ -642,7 +638,7 @@ fn check_classes(rows: &LabelledMatrix, part: &str) -> Result<(), TrainError> {
 fn evaluate(labels: &[bool], scores: &[f64], kind: ModelKind) -> Result<Metrics, TrainError> {
     Metrics::evaluate(labels, scores).map_err(|e| TrainError::Fit {
         kind,
-        message: e.to_string(),
+        reason: FitError::Metrics(e),
     })
 }
 

@@ -9,7 +9,7 @@ use pql_train::calibration::Calibration;
 use pql_train::matrix::LabelledMatrix;
 use pql_train::model::{Model, ModelChoice, ModelKind, Settings};
 use pql_train::registry::{sanity_problems, Evaluation};
-use pql_train::{train, TrainError, TrainParams};
+use pql_train::{TrainError, TrainParams, Trained};
 use rand::{Rng, SeedableRng};
 
 const DAY: i64 = 86_400_000_000;
@@ -59,8 +59,16 @@ fn artifact_of(kind: ModelKind, rows: &LabelledMatrix) -> Artifact {
     Artifact::new(trained, defs(), rows, "[label]\n", Roles::default(), 42, 30)
 }
 
+/// The label horizon of the test rows, in days.
+const HORIZON_DAYS: u32 = 30;
+
+/// Trains with `params` checked for [`HORIZON_DAYS`].
+fn train(rows: &LabelledMatrix, rules: &[(String, String)], params: &TrainParams) -> Result<Trained, TrainError> {
+    pql_train::train(rows, rules, &params.clone().check(HORIZON_DAYS)?)
+}
+
 fn params() -> TrainParams {
-    let mut params = TrainParams::new(30);
+    let mut params = TrainParams::default();
     params.boost = params.boost.max_trees(200);
     params.permutation_repeats = 3;
     params
@@ -527,6 +535,27 @@ fn thinned_negatives_keep_probabilities_of_the_whole_population() {
     let mut p = params();
     p.negative_rate = 0.0;
     assert!(matches!(train(&rows, &[], &p), Err(TrainError::NegativeRate(_))));
+}
+
+#[test]
+fn settings_are_checked_with_the_horizon_before_any_fit() {
+    assert!(matches!(params().check(0), Err(TrainError::NoHorizon)));
+    let checked = params().check(HORIZON_DAYS).unwrap();
+    assert_eq!((checked.horizon_days(), checked.backtest), (HORIZON_DAYS, 0));
+    let refused = |change: fn(&mut TrainParams)| {
+        let mut p = params();
+        change(&mut p);
+        p.check(HORIZON_DAYS).unwrap_err().to_string()
+    };
+    assert!(refused(|p| p.validation_snapshots = 0).contains("at least one validation snapshot"));
+    assert!(refused(|p| p.negative_rate = 1.5).contains("negative rate must be above 0 and at most 1, got 1.5"));
+    assert!(refused(|p| p.l2_grid.clear()).contains("logistic model: the L2 grid is empty"));
+    assert!(refused(|p| p.l2_grid.push(-1.0)).contains("l2 must be finite and >= 0, got -1"));
+    let boost = refused(|p| p.boost = p.boost.max_bins(1));
+    assert!(
+        boost.contains("boosted model: invalid boosted-tree settings: max_bins must be 2 to 256, got 1"),
+        "{boost}"
+    );
 }
 
 fn thinned_negatives_keep_probabilities(rows: &LabelledMatrix, kind: ModelKind) {

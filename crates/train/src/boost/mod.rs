@@ -157,15 +157,20 @@ impl ValidBoostParams {
 
 /// Checks that a validation set has labelled rows, `d` columns and finite values.
 fn check_validation<A: Value>(x: ArrayView2<A>, labels: &[bool], d: usize) -> Result<(), BoostError> {
-    let invalid = |message: String| Err(BoostError::Validation(message));
     if x.nrows() != labels.len() || x.nrows() == 0 {
-        return invalid(format!("{} feature rows but {} labels", x.nrows(), labels.len()));
+        return Err(BoostError::ValidationShape {
+            rows: x.nrows(),
+            labels: labels.len(),
+        });
     }
     if x.ncols() != d {
-        return invalid(format!("{} columns, the training rows have {d}", x.ncols()));
+        return Err(BoostError::ValidationColumns {
+            columns: x.ncols(),
+            expected: d,
+        });
     }
     match x.indexed_iter().find(|(_, &v)| !v.into().is_finite()) {
-        Some(((row, column), _)) => invalid(format!("row {row}, column {column}: the value is not finite")),
+        Some(((row, column), _)) => Err(BoostError::ValidationNotFinite { row, column }),
         None => Ok(()),
     }
 }

@@ -91,33 +91,29 @@ impl BoostParams {
 
     /// Validates the settings.
     pub fn check(self) -> Result<ValidBoostParams, BoostError> {
-        let invalid = |message: String| Err(BoostError::InvalidParams(message));
         let finite = |v: f64| v.is_finite() && v >= 0.0;
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return invalid(format!(
-                "learning_rate must be finite and > 0, got {}",
-                self.learning_rate
-            ));
+        let invalid = if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            Some(InvalidSetting::LearningRate(self.learning_rate))
+        } else if self.max_leaves < 2 {
+            Some(InvalidSetting::MaxLeaves(self.max_leaves))
+        } else if self.min_leaf_rows == 0 {
+            Some(InvalidSetting::MinLeafRows)
+        } else if !finite(self.min_leaf_hessian) || !finite(self.l2) || self.min_leaf_hessian + self.l2 == 0.0 {
+            Some(InvalidSetting::LeafHessianAndL2 {
+                min_leaf_hessian: self.min_leaf_hessian,
+                l2: self.l2,
+            })
+        } else if !(2..=256).contains(&self.max_bins) {
+            Some(InvalidSetting::MaxBins(self.max_bins))
+        } else if self.max_trees == 0 || self.early_stopping_rounds == 0 {
+            Some(InvalidSetting::NoTrees)
+        } else {
+            None
+        };
+        match invalid {
+            Some(setting) => Err(BoostError::InvalidParams(setting)),
+            None => Ok(ValidBoostParams(self)),
         }
-        if self.max_leaves < 2 {
-            return invalid(format!("max_leaves must be at least 2, got {}", self.max_leaves));
-        }
-        if self.min_leaf_rows == 0 {
-            return invalid("min_leaf_rows must be at least 1".into());
-        }
-        if !finite(self.min_leaf_hessian) || !finite(self.l2) || self.min_leaf_hessian + self.l2 == 0.0 {
-            return invalid(format!(
-                "min_leaf_hessian and l2 must be finite and >= 0, and not both 0; got {} and {}",
-                self.min_leaf_hessian, self.l2
-            ));
-        }
-        if !(2..=256).contains(&self.max_bins) {
-            return invalid(format!("max_bins must be 2 to 256, got {}", self.max_bins));
-        }
-        if self.max_trees == 0 || self.early_stopping_rounds == 0 {
-            return invalid("max_trees and early_stopping_rounds must be at least 1".into());
-        }
-        Ok(ValidBoostParams(self))
     }
 }
 
@@ -129,7 +125,7 @@ pub struct ValidBoostParams(pub(super) BoostParams);
 #[derive(Debug, Clone, PartialEq)]
 pub enum BoostError {
     /// A setting is out of range.
-    InvalidParams(String),
+    InvalidParams(InvalidSetting),
     /// Training rows and labels differ in number, or there are no rows (or more than `u32::MAX`).
     Shape {
         /// Rows of the feature matrix.
@@ -146,18 +142,86 @@ pub enum BoostError {
         /// Its column.
         column: usize,
     },
-    /// The validation set does not fit the training rows (shape, columns or a value that is not finite).
-    Validation(String),
+    /// The validation set's rows and labels differ in number, or there are none.
+    ValidationShape {
+        /// Rows of its feature matrix.
+        rows: usize,
+        /// Labels.
+        labels: usize,
+    },
+    /// The validation set has another number of columns than the training rows.
+    ValidationColumns {
+        /// Its columns.
+        columns: usize,
+        /// The training rows' columns.
+        expected: usize,
+    },
+    /// A validation value is NaN or infinite.
+    ValidationNotFinite {
+        /// Its row.
+        row: usize,
+        /// Its column.
+        column: usize,
+    },
+}
+
+/// A boosted-tree setting out of range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InvalidSetting {
+    /// `learning_rate` is not finite and positive.
+    LearningRate(f64),
+    /// `max_leaves` is below 2.
+    MaxLeaves(usize),
+    /// `min_leaf_rows` is 0.
+    MinLeafRows,
+    /// `min_leaf_hessian` or `l2` is negative or not finite, or both are 0.
+    LeafHessianAndL2 {
+        /// The leaf Hessian minimum.
+        min_leaf_hessian: f64,
+        /// The L2 penalty on leaf values.
+        l2: f64,
+    },
+    /// `max_bins` is outside 2 to 256.
+    MaxBins(usize),
+    /// `max_trees` or `early_stopping_rounds` is 0.
+    NoTrees,
+}
+
+impl std::fmt::Display for InvalidSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvalidSetting::LearningRate(rate) => write!(f, "learning_rate must be finite and > 0, got {rate}"),
+            InvalidSetting::MaxLeaves(leaves) => write!(f, "max_leaves must be at least 2, got {leaves}"),
+            InvalidSetting::MinLeafRows => f.write_str("min_leaf_rows must be at least 1"),
+            InvalidSetting::LeafHessianAndL2 { min_leaf_hessian, l2 } => write!(
+                f,
+                "min_leaf_hessian and l2 must be finite and >= 0, and not both 0; got {min_leaf_hessian} and {l2}"
+            ),
+            InvalidSetting::MaxBins(bins) => write!(f, "max_bins must be 2 to 256, got {bins}"),
+            InvalidSetting::NoTrees => f.write_str("max_trees and early_stopping_rounds must be at least 1"),
+        }
+    }
 }
 
 impl std::fmt::Display for BoostError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BoostError::InvalidParams(message) => write!(f, "invalid boosted-tree settings: {message}"),
+            BoostError::InvalidParams(setting) => write!(f, "invalid boosted-tree settings: {setting}"),
             BoostError::Shape { rows, labels } => write!(f, "{rows} feature rows but {labels} labels"),
             BoostError::OneClass => f.write_str("boosted trees need both classes in the training labels"),
             BoostError::NotFinite { row, column } => write!(f, "row {row}, column {column}: the value is not finite"),
-            BoostError::Validation(message) => write!(f, "validation set: {message}"),
+            BoostError::ValidationShape { rows, labels } => {
+                write!(f, "validation set: {rows} feature rows but {labels} labels")
+            }
+            BoostError::ValidationColumns { columns, expected } => {
+                write!(
+                    f,
+                    "validation set: {columns} columns, the training rows have {expected}"
+                )
+            }
+            BoostError::ValidationNotFinite { row, column } => {
+                write!(f, "validation set: row {row}, column {column}: the value is not finite")
+            }
         }
     }
 }
