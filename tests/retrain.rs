@@ -27,6 +27,36 @@ fn retrain(dir: &Dir, data: &str, models: &str, date: &str) -> (String, String) 
     (String::from_utf8(out.stdout).unwrap(), stderr)
 }
 
+/// `pql retrain --json` on `shifted/` as of `date` into `models/`: the outcome object.
+fn retrain_json(dir: &Dir, models: &str, date: &str) -> serde_json::Value {
+    let out = dir.pql_ok(&[
+        "retrain",
+        "--config",
+        "shifted/pql.toml",
+        "--models",
+        models,
+        "--as-of",
+        date,
+        "--model",
+        "logistic",
+        "--json",
+    ]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Copies the files of folder `from` (one level, as a model registry is) to `to`.
+fn copy_folder(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 fn generate(dir: &Dir, out: &str, shift: bool) {
     let mut args = vec![
         "generate",
@@ -91,6 +121,7 @@ fn weekly_retrain_promotes_after_a_product_change_and_keeps_the_champion_otherwi
         assert!(out.contains("is the folder's first champion"), "{out}");
     }
     let first = champion(&dir, "m-shifted");
+    copy_folder(&dir.join("m-shifted"), &dir.join("m-fair"));
 
     // Week 1: no snapshot starts after the champion's labels ended yet, so nothing is compared.
     let (out, _) = retrain(&dir, "shifted", "m-shifted", "2025-06-02");
@@ -99,6 +130,35 @@ fn weekly_retrain_promotes_after_a_product_change_and_keeps_the_champion_otherwi
         "{out}"
     );
     assert_eq!(champion(&dir, "m-shifted"), first);
+
+    // Five weeks on, the challenger's latest backtest snapshot (2025-05-26) is labelled after the champion's
+    // labels ended, but its backtest model learnt from exactly the champion's snapshots: no fair comparison,
+    // so the champion stays and `--json` says so. A week later, 2025-06-02's backtest model has learnt from
+    // a snapshot the champion never saw, and both are compared on it.
+    let unfair = retrain_json(&dir, "m-fair", "2025-06-30");
+    assert_eq!(unfair["outcome"], "kept", "{unfair}");
+    assert_eq!(unfair["promoted"], false);
+    assert_eq!(unfair["champion"], first.as_str());
+    assert!(unfair["comparison"].is_null(), "{unfair}");
+    let reason = unfair["reason"].as_str().unwrap();
+    assert!(reason.contains("one on or after 2025-05-28 is needed"), "{reason}");
+    assert!(unfair["probability_psi"].as_f64().unwrap() > 0.0, "{unfair}");
+    let fair = retrain_json(&dir, "m-fair", "2025-07-07");
+    let comparison = &fair["comparison"];
+    assert_eq!(comparison["snapshots"], serde_json::json!(["2025-06-02"]), "{fair}");
+    let (champion_loss, challenger_loss) = (
+        comparison["champion"]["log_loss"].as_f64().unwrap(),
+        comparison["challenger"]["log_loss"].as_f64().unwrap(),
+    );
+    assert!((champion_loss - challenger_loss).abs() > 1e-9, "{fair}");
+    assert_eq!(
+        comparison["champion"]["rows"], comparison["challenger"]["rows"],
+        "{fair}"
+    );
+    assert!(
+        ["kept", "promoted"].contains(&fair["outcome"].as_str().unwrap()),
+        "{fair}"
+    );
 
     // Fifteen weeks on. The changed product: drift is warned about (the guided onboarding moves the
     // adoption features) and the challenger, which has learnt the new conversion pattern, is promoted.

@@ -272,13 +272,16 @@ pub enum Command {
         Runs as it would have on 00:00 UTC of --as-of: snapshots up to that date, labels only where the \
         horizon had closed by then. The challenger is trained as `pql train` does and registered as a \
         candidate. Champion and challenger are then compared on the challenger's backtest snapshots that \
-        the champion never trained on: the champion scores them as it is, the challenger by its backtest \
-        models (each trained only on the labels known that day), so neither sees its test rows. The \
+        are fair to both: labelled after the champion's labels ended, and with a backtest model that \
+        learnt from a snapshot the champion never saw. The champion scores them as it is, the challenger \
+        by its backtest models (each trained only on the labels known that day), so neither sees its test \
+        rows; without a fair snapshot the champion stays and the reason says from when one exists. The \
         challenger is promoted when its log loss is lower by more than --margin and it passes the sanity \
         checks (it has every feature the champion uses, none of them turned constant, calibration error \
         at most --max-ece); otherwise the champion stays and the reason is printed and recorded in the \
         registry. A folder without a champion gets the challenger as champion. Drift of the population \
-        from the champion's training data is warned about as in `pql score`."
+        from the champion's training data is warned about as in `pql score`. --json prints the outcome \
+        (promoted, kept, why, the comparison) as one JSON object for schedulers; see docs/retraining.md."
     )]
     Retrain {
         /// The pql.toml to use.
@@ -296,6 +299,10 @@ pub enum Command {
         /// Largest calibration error (ECE) the challenger may have on the comparison snapshots.
         #[arg(long, default_value_t = 0.05)]
         max_ece: f64,
+        /// Print the outcome as one JSON object on stdout (outcome, reason, models, comparison, drift)
+        /// instead of the training report and a sentence.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         training: TrainingArgs,
     },

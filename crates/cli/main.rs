@@ -245,12 +245,17 @@ fn run(command: Command, ui: &Ui) -> anyhow::Result<()> {
             as_of,
             margin,
             max_ece,
+            json,
             training,
         } => {
             let comparison = retrain::Comparison { margin, max_ece };
             let retrained = retrain::retrain(ui, &config, &models, as_of, &comparison, training.params())?;
-            ui.result(text::trained(&retrained.challenger));
-            ui.result(text::retrained(&retrained, &models));
+            if json {
+                println!("{}", text::retrained_json(&retrained, &models));
+            } else {
+                ui.result(text::trained(&retrained.challenger));
+                ui.result(text::retrained(&retrained, &models));
+            }
         }
         Command::Drift { model, config, as_of } => {
             let artifact = load_model(&model)?;

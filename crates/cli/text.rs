@@ -507,3 +507,38 @@ pub fn generated(summary: &pql_generate::Summary, horizon_days: u32) -> String {
     let _ = write!(out, "\n  {:>10}  total", human_bytes(total));
     out
 }
+
+/// The outcome of `pql retrain --json`: `outcome` (first_champion, promoted, kept, champion_changed,
+/// same_model or champion_cannot_score), `promoted`, the models, the `reason` in words, the `comparison`
+/// (snapshots and both models' pooled metrics) when one was fair, and the champion's `probability_psi`.
+pub fn retrained_json(run: &pql_pipeline::retrain::Retrained, models: &std::path::Path) -> String {
+    use pql_pipeline::retrain::Outcome;
+    use pql_train::registry::Decision;
+    let outcome = match &run.outcome {
+        Outcome::FirstChampion => "first_champion",
+        Outcome::ChampionChanged { .. } => "champion_changed",
+        Outcome::SameModel => "same_model",
+        Outcome::ChampionCannotScore(_) => "champion_cannot_score",
+        Outcome::Decided(Decision::Promote(_)) => "promoted",
+        Outcome::Decided(Decision::Keep(_)) => "kept",
+    };
+    let metrics = |e: &pql_train::registry::Evaluation| serde_json::json!({ "rows": e.rows, "log_loss": e.log_loss, "ece": e.ece });
+    let comparison = run.compared.as_ref().map(|c| {
+        serde_json::json!({
+            "snapshots": c.snapshots.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            "champion": metrics(&c.champion),
+            "challenger": metrics(&c.challenger),
+        })
+    });
+    serde_json::json!({
+        "outcome": outcome,
+        "promoted": matches!(run.outcome, Outcome::FirstChampion | Outcome::Decided(Decision::Promote(_))),
+        "challenger": run.challenger.artifact.model_id,
+        "champion": run.champion,
+        "reason": retrained(run, models),
+        "comparison": comparison,
+        "probability_psi": run.probability_psi,
+        "models": models.display().to_string(),
+    })
+    .to_string()
+}

@@ -23,6 +23,9 @@ pub struct Comparison {
     pub max_ece: f64,
 }
 
+/// Days between weekly snapshots.
+const SNAPSHOT_EVERY_DAYS: u64 = 7;
+
 /// What [`retrain`] did.
 #[derive(Debug)]
 pub struct Retrained {
@@ -32,6 +35,22 @@ pub struct Retrained {
     pub champion: Option<String>,
     /// The outcome, as recorded in the registry.
     pub outcome: Outcome,
+    /// The comparison the decision rests on, when one was fair.
+    pub compared: Option<Compared>,
+    /// PSI of the champion's probabilities on the population eligible at the retrain date against its
+    /// training data, when the champion could score it.
+    pub probability_psi: Option<f64>,
+}
+
+/// Champion and challenger on the same labelled snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compared {
+    /// The comparison snapshots.
+    pub snapshots: Vec<NaiveDate>,
+    /// The champion's metrics pooled over them.
+    pub champion: Evaluation,
+    /// The challenger's backtest metrics pooled over them.
+    pub challenger: Evaluation,
 }
 
 /// The outcome of a retrain.
@@ -67,9 +86,13 @@ impl Outcome {
 
 /// Trains a challenger on the history known at 00:00 UTC of `as_of` (default: the day after the last
 /// event), registers it in `models`, and compares it with the folder's champion on the challenger's
-/// backtest snapshots that start after every label the champion learned from: the champion scores them as
-/// it is, the challenger by its backtest models. The challenger is promoted when its log loss is lower by
-/// more than the margin and it passes the sanity checks; the decision is recorded in the registry.
+/// backtest snapshots that are fair to both: each starts after every label the champion learned from
+/// closed (so the champion never saw its outcome), and its backtest model learned from at least one
+/// snapshot the champion never trained on (so the challenger is not the champion's own data refitted).
+/// The champion scores them as it is, the challenger by its backtest models. The challenger is promoted
+/// when its log loss is lower by more than the margin and it passes the sanity checks. Without a fair
+/// snapshot the rule is to keep the champion, saying from which snapshot a comparison becomes possible.
+/// The decision is recorded in the registry.
 pub fn retrain(
     progress: &dyn Progress,
     config_path: &Path,
@@ -101,6 +124,8 @@ pub fn retrain(
             challenger,
             champion: champion.map(|c| c.model_id.clone()),
             outcome,
+            compared: None,
+            probability_psi: None,
         })
     };
     let Some(champion) = champion else {
@@ -117,39 +142,45 @@ pub fn retrain(
         return done(challenger, Some(&champion), Outcome::SameModel);
     }
 
-    // The champion on the snapshots whose horizon starts after every label it learned from closed: an
-    // earlier snapshot shares conversions with its training rows.
-    let window_end = &champion.training.window.last;
-    let learned_until = window_end.parse::<NaiveDate>().map_err(|_| PipelineError::ModelDate {
-        model_id: champion.model_id.clone(),
-        value: window_end.clone(),
-    })? + chrono::Days::new(u64::from(champion.training.horizon_days));
+    // Fair snapshots start after every label the champion learned from had closed (an earlier one shares
+    // conversions with its training rows), and their backtest model learned from the first snapshot the
+    // champion never trained on, a week after its last one.
+    let window_last = date_of(&champion, &champion.training.window.last)?;
+    let learned_until = window_last + chrono::Days::new(u64::from(champion.training.horizon_days));
+    let first_unseen = window_last + chrono::Days::new(SNAPSHOT_EVERY_DAYS);
+    let fair_from =
+        learned_until.max(first_unseen + chrono::Days::new(u64::from(challenger.artifact.training.horizon_days)));
     let mut newer = Vec::new();
     let mut dates = Vec::new();
     for row in &challenger.artifact.backtest {
-        let date: NaiveDate = row.as_of.parse().map_err(|_| PipelineError::ModelDate {
-            model_id: id.clone(),
-            value: row.as_of.clone(),
-        })?;
-        if date >= learned_until {
+        let date = date_of(&challenger.artifact, &row.as_of)?;
+        if date >= fair_from {
             newer.push((row.metrics.rows, row.metrics.log_loss, row.metrics.ece));
             dates.push(date);
         }
     }
-    let champion_eval = match champion_on(progress, &champion, &config, &dates, as_of)? {
-        Ok(evaluation) => evaluation,
+    let ChampionOn {
+        probability_psi,
+        evaluation: champion_eval,
+    } = match champion_on(progress, &champion, &config, &dates, as_of)? {
+        Ok(on) => on,
         Err(mismatch) => return done(challenger, Some(&champion), Outcome::ChampionCannotScore(mismatch)),
     };
-    let decision = match champion_eval {
+    let compared = champion_eval.map(|champion_eval| Compared {
+        snapshots: dates,
+        champion: champion_eval,
+        challenger: Evaluation::pool(&newer),
+    });
+    let decision = match &compared {
         None => Decision::Keep(format!(
-            "none of the challenger's backtest snapshots starts after the champion's labels ended \
-             ({learned_until}), so there is nothing fair to compare on yet (raise --backtest, or wait for \
-             labels)"
+            "none of the challenger's backtest snapshots is a fair comparison yet: one on or after \
+             {fair_from} is needed, labelled after the champion's labels ended ({learned_until}) and with a \
+             backtest model that learnt from a snapshot the champion never saw ({first_unseen} on); without \
+             a fair comparison the champion stays (raise --backtest, or retrain once {fair_from} is labelled)"
         )),
-        Some(champion_eval) => {
-            let challenger_eval = Evaluation::pool(&newer);
-            let problems = sanity_problems(&champion, &challenger.artifact, &challenger_eval, comparison.max_ece);
-            decide(&champion_eval, &challenger_eval, comparison.margin, &problems)
+        Some(c) => {
+            let problems = sanity_problems(&champion, &challenger.artifact, &c.challenger, comparison.max_ece);
+            decide(&c.champion, &c.challenger, comparison.margin, &problems)
         }
     };
     let mut registry = lock_registry(progress, models)?;
@@ -168,30 +199,56 @@ pub fn retrain(
         Decision::Keep(why) => registry.annotate(&id, &format!("not promoted: {why}")),
     }
     registry.commit()?;
-    done(challenger, Some(&champion), Outcome::Decided(decision))
+    Ok(Retrained {
+        champion: Some(champion.model_id),
+        challenger,
+        outcome: Outcome::Decided(decision),
+        compared,
+        probability_psi,
+    })
 }
 
-/// The champion's metrics pooled over the labelled snapshots from the first to the last of `dates` (`None`
-/// without dates), after warning about drift of the population eligible at `as_of`; or why it cannot score
-/// this config's data.
+/// A date of `model`'s files (`YYYY-MM-DD`).
+fn date_of(model: &Artifact, value: &str) -> Result<NaiveDate, PipelineError> {
+    value.parse().map_err(|_| PipelineError::ModelDate {
+        model_id: model.model_id.clone(),
+        value: value.to_string(),
+    })
+}
+
+/// The champion on the retrain's data: see [`champion_on`].
+struct ChampionOn {
+    probability_psi: Option<f64>,
+    evaluation: Option<Evaluation>,
+}
+
+/// The PSI of the champion's probabilities on the population eligible at `as_of` (warning about drift)
+/// and its metrics pooled over the labelled snapshots from the first to the last of `dates` (`None`
+/// without dates); or why it cannot score this config's data.
 fn champion_on(
     progress: &dyn Progress,
     champion: &Artifact,
     config: &Config,
     dates: &[NaiveDate],
     as_of: NaiveDate,
-) -> Result<Result<Option<Evaluation>, pql_score::ScoreError>, PipelineError> {
+) -> Result<Result<ChampionOn, pql_score::ScoreError>, PipelineError> {
     let vocabulary = Vocabulary::of_defs(&champion.features);
     let scorer = match pql_score::Scorer::for_config(champion, config) {
         Ok(scorer) => scorer,
         Err(mismatch) => return Ok(Err(mismatch)),
     };
     let today = features::prepare(progress, config, &Snapshots::One(as_of), Some(&vocabulary))?.collect()?;
+    let mut psi = None;
     if today.frame.height() > 0 {
-        score::warn_drift(progress, &scorer.drift(&today.frame)?, &config.drift);
+        let drift = scorer.drift(&today.frame)?;
+        score::warn_drift(progress, &drift, &config.drift);
+        psi = Some(drift.probability);
     }
     let (Some(&from), Some(&to)) = (dates.first(), dates.last()) else {
-        return Ok(Ok(None));
+        return Ok(Ok(ChampionOn {
+            probability_psi: psi,
+            evaluation: None,
+        }));
     };
     let builder = features::prepare(progress, config, &Snapshots::Range { from, to }, Some(&vocabulary))?;
     let table = builder.known_at(as_of).collect()?;
@@ -205,5 +262,8 @@ fn champion_on(
         let metrics = Metrics::evaluate(&rows.labels, &champion.predict(rows.x.view()))?;
         snapshots.push((metrics.rows, metrics.log_loss, metrics.ece));
     }
-    Ok(Ok((!snapshots.is_empty()).then(|| Evaluation::pool(&snapshots))))
+    Ok(Ok(ChampionOn {
+        probability_psi: psi,
+        evaluation: (!snapshots.is_empty()).then(|| Evaluation::pool(&snapshots)),
+    }))
 }
